@@ -1,0 +1,76 @@
+"""Terminal rendering for the CLI (rich), kept out of the library."""
+
+from __future__ import annotations
+
+import sys
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+out = Console()
+err = Console(stderr=True)
+
+
+class IngestDisplay:
+    """A progress bar on a terminal, and one line per file that changed either way.
+
+    The per-file lines go to stderr even without a terminal, so a log (or a
+    test) can follow how far an ingest got.
+    """
+
+    def __init__(self) -> None:
+        self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                  TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal)
+        self._task = None
+
+    def __enter__(self):
+        self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self._progress.__exit__(*exc)
+
+    def plan(self, total: int) -> None:
+        self._task = self._progress.add_task("indexing", total=total)
+
+    def file_done(self, outcome) -> None:
+        if outcome.status == "unchanged":
+            return
+        if outcome.status == "failed":
+            err.print(f"[red]failed[/red]   {outcome.path}: {outcome.reason}", highlight=False, soft_wrap=True)
+        else:
+            detail = f"({outcome.chunks} chunks, {outcome.embedded} embedded)" if outcome.status == "indexed" else ""
+            err.print(f"{outcome.status:<9}{outcome.path} {detail}", highlight=False, soft_wrap=True)
+        if self._task is not None:
+            self._progress.advance(self._task)
+        sys.stderr.flush()
+
+
+def print_ingest_summary(report) -> None:
+    table = Table(title="Ingest summary")
+    for column in ("indexed", "unchanged", "removed", "failed", "chunks embedded", "seconds"):
+        table.add_column(column, justify="right")
+    table.add_row(*(str(report.count(s)) for s in ("indexed", "unchanged", "removed", "failed")),
+                  str(report.embedded), f"{report.seconds:.1f}")
+    out.print(table)
+    for failure in report.failures:
+        out.print(f"[red]failed[/red] {failure.path}: {failure.reason}", highlight=False, soft_wrap=True)
+
+
+def print_rows(title: str, rows: list[tuple[str, str]]) -> None:
+    table = Table(title=title, show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in rows:
+        table.add_row(key, value)
+    out.print(table)
+
+
+def print_hits(hits) -> None:
+    for n, hit in enumerate(hits, start=1):
+        meta = hit.metadata
+        where = " · ".join(x for x in (meta.get("section", ""), f"p. {meta['page']}" if "page" in meta else "") if x)
+        mark = " [SUPERSEDED]" if meta.get("status") == "superseded" else ""
+        out.print(f"[bold][{n}] {meta.get('title', '')}{mark}[/bold] — {where}  (score {hit.score:.4f})", highlight=False)
+        out.print(f"    {hit.text[:300]}", highlight=False)

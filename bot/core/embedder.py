@@ -1,0 +1,61 @@
+"""Sentence-transformers embeddings, loaded offline from a local model folder.
+
+torch and sentence-transformers are imported on first use, never at import time,
+so commands that do not embed (``--help``, an unchanged re-ingest) stay fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+
+from langchain_core.embeddings import Embeddings
+
+from bot.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+class SentenceTransformerEmbedder(Embeddings):
+    """A LangChain ``Embeddings`` over a local sentence-transformers model (normalised vectors)."""
+
+    def __init__(self, model_path: Path, name: str, batch_size: int = 32):
+        self.model_path = Path(model_path)
+        self.name = name
+        self.batch_size = batch_size
+        self._model = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    @property
+    def model(self):
+        if self._model is None:
+            if not (self.model_path / "config.json").is_file() and not (self.model_path / "modules.json").is_file():
+                raise ConfigError(f"no sentence-transformers model at {self.model_path} (check MOPI_MODEL_PATH)")
+            # The machine reaches no model hub: make any accidental hub call fail fast.
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            started = time.perf_counter()
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # "Loading weights" bars are noise in a CLI and in logs
+            self._model = SentenceTransformer(str(self.model_path), device="cpu", local_files_only=True)
+            log.info("embedding model %s loaded in %.2fs", self.name, time.perf_counter() - started)
+        return self._model
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        vectors = self.model.encode(
+            list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+            convert_to_numpy=True, show_progress_bar=False,
+        )
+        return vectors.tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed_documents([text])[0]

@@ -1,0 +1,144 @@
+"""The BM25 index, persisted beside the vector store.
+
+Each build is written to its own folder named by a fingerprint of the chunk
+ids it covers, then ``CURRENT`` is switched atomically; a reader therefore
+sees either the old index or the new one, never a half-written one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from bot.errors import IndexNotReadyError
+
+# \w+ rather than bm25s' default \w\w+: "Group 3" must keep its "3".
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+_STOPWORDS = frozenset(
+    "a an and are as at be but by for if in into is it no not of on or such that the their then there these "
+    "they this to was will with what how do does we our i you your".split()
+)
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def _bm25s():
+    import bm25s
+
+    # bm25s sets its own logger to DEBUG; its chatter is not ours to show.
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-case, stem, drop stop words. Numbers are kept: periods and groups are numbers."""
+    words = [w for w in _TOKEN.findall(text.lower()) if w not in _STOPWORDS]
+    return _stemmer().stemWords(words)
+
+
+def fingerprint(ids: Iterable[str]) -> str:
+    """Identity of a set of chunk ids: equal fingerprints mean the same index content."""
+    digest = hashlib.sha256()
+    for chunk_id in sorted(ids):
+        digest.update(chunk_id.encode())
+        digest.update(b"\n")
+    return digest.hexdigest()[:24]
+
+
+@dataclass(frozen=True)
+class LexicalHit:
+    id: str
+    text: str
+    metadata: dict
+    score: float
+
+
+class LexicalIndex:
+    """BM25 over passages; holds each chunk's text and metadata so hits need no second lookup."""
+
+    def __init__(self, retriever, ids: list[str], texts: list[str], metadatas: list[dict], fingerprint: str):
+        self._retriever = retriever
+        self.ids = ids
+        self.texts = texts
+        self.metadatas = metadatas
+        self.fingerprint = fingerprint
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @classmethod
+    def build(cls, ids: list[str], texts: list[str], metadatas: list[dict], passages: list[str]) -> LexicalIndex:
+        retriever = _bm25s().BM25()
+        if ids:
+            retriever.index([tokenize(p) or ["_empty_"] for p in passages], show_progress=False)
+        return cls(retriever, ids, texts, metadatas, fingerprint(ids))
+
+    def search(self, query: str, k: int = 10) -> list[LexicalHit]:
+        tokens = tokenize(query)
+        if not self.ids or not tokens:
+            return []
+        k = min(k, len(self.ids))
+        docs, scores = self._retriever.retrieve([tokens], k=k, show_progress=False, n_threads=1)
+        return [
+            LexicalHit(self.ids[i], self.texts[i], self.metadatas[i], float(s))
+            for i, s in zip(docs[0], scores[0])
+            if s > 0
+        ]
+
+    def save(self, root: Path) -> None:
+        """Write to root/<fingerprint>/ and switch root/CURRENT to it atomically."""
+        root.mkdir(parents=True, exist_ok=True)
+        target = root / self.fingerprint
+        staging = root / f".staging-{self.fingerprint}-{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+        if self.ids:
+            self._retriever.save(str(staging), show_progress=False)
+        with open(staging / "chunks.json", "w", encoding="utf-8") as fh:
+            json.dump({"ids": self.ids, "texts": self.texts, "metadatas": self.metadatas}, fh)
+        _fsync_dir(staging)
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(staging, target)
+        pointer = root / f".CURRENT-{os.getpid()}"
+        pointer.write_text(self.fingerprint)
+        os.replace(pointer, root / "CURRENT")
+        for old in root.iterdir():  # earlier builds and crashed stagings
+            if old.is_dir() and old.name != self.fingerprint:
+                shutil.rmtree(old, ignore_errors=True)
+
+    @classmethod
+    def load(cls, root: Path) -> LexicalIndex:
+        folder = root / (current_fingerprint(root) or "")
+        if not (folder / "chunks.json").is_file():
+            raise IndexNotReadyError("no lexical index yet: run `mopi ingest` first")
+        with open(folder / "chunks.json", encoding="utf-8") as fh:
+            data = json.load(fh)
+        bm25s = _bm25s()
+        retriever = bm25s.BM25.load(str(folder), show_progress=False) if data["ids"] else bm25s.BM25()
+        return cls(retriever, data["ids"], data["texts"], data["metadatas"], folder.name)
+
+
+def current_fingerprint(root: Path) -> str | None:
+    try:
+        return (root / "CURRENT").read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def _fsync_dir(folder: Path) -> None:
+    for path in folder.iterdir():
+        with open(path, "rb") as fh:
+            os.fsync(fh.fileno())

