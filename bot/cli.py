@@ -48,19 +48,23 @@ def ingest(settings: Settings, paths: tuple[Path, ...], strict: bool) -> None:
     re-embed only their changed chunks; removed files leave the index. A file
     that cannot be read is reported and the rest carry on.
     """
+    report = _ingest(settings, list(paths) or [settings.corpus_dir])
+    if strict and report.failures:
+        sys.exit(1)
+
+
+def _ingest(settings: Settings, paths: list[Path], embedder=None):
     from bot.console import IngestDisplay, print_ingest_summary
     from bot.core.index import make_embedder, open_store
     from ingest.pipeline import run_ingest
 
-    embedder = make_embedder(settings)
-    store = open_store(settings, embedder)
+    embedder = embedder or make_embedder(settings)
     display = IngestDisplay()
     with display:
-        report = run_ingest(list(paths) or [settings.corpus_dir], settings, store=store, embedder=embedder,
+        report = run_ingest(paths, settings, store=open_store(settings, embedder), embedder=embedder,
                             on_plan=display.plan, on_file=display.file_done)
     print_ingest_summary(report)
-    if strict and report.failures:
-        sys.exit(1)
+    return report
 
 
 @main.group()
@@ -93,6 +97,81 @@ def search(settings: Settings, query: str, k: int, mode: str) -> None:
     embedder = make_embedder(settings)
     retriever = Retriever(open_store(settings, embedder, create=False), LexicalIndex.load(settings.bm25_dir), embedder)
     print_hits(retriever.search(query, k=k, mode=mode))
+
+
+@main.command()
+@click.argument("question", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per question (the stable contract).")
+@click.option("--llm", metavar="PROVIDER:MODEL", help="Answer with an LLM (overrides MOPI_LLM), e.g. ollama:llama3.1.")
+@click.pass_obj
+def ask(settings: Settings, question: str | None, as_json: bool, llm: str | None) -> None:
+    """Answer QUESTION from the guidance, with numbered sources.
+
+    Without QUESTION, reads one question per line from standard input (the
+    model loads once). With --json, each answer is one JSON object on one line:
+    question, answer, refused, mode, citations [{n, doc_id, title, section,
+    page, url, status, quote}].
+    """
+    import json
+
+    from bot.console import print_answer
+    from bot.core.index import build_assistant
+
+    assistant = build_assistant(settings, llm=llm)
+    questions = [question] if question is not None else (line.strip() for line in sys.stdin)
+    for q in questions:
+        if not q:
+            continue
+        answer = assistant.ask(q)
+        if as_json:
+            click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
+            sys.stdout.flush()
+        else:
+            print_answer(answer)
+
+
+@main.command()
+@click.option("--llm", metavar="PROVIDER:MODEL", help="Answer with an LLM (overrides MOPI_LLM).")
+@click.pass_obj
+def chat(settings: Settings, llm: str | None) -> None:
+    """Interactive questions and answers in the terminal; ends at end of input (Ctrl-D) or 'quit'."""
+    from bot.core.index import build_assistant
+
+    _chat(build_assistant(settings, llm=llm))
+
+
+def _chat(assistant) -> None:
+    from bot.console import err, print_answer
+
+    interactive = sys.stdin.isatty()
+    if interactive:
+        err.print("MoPI Assistant. Ask about MoPI guidance; Ctrl-D or 'quit' to leave.")
+    while True:
+        try:
+            line = input("you> ") if interactive else sys.stdin.readline()
+        except (EOFError, KeyboardInterrupt):
+            break
+        if not interactive and line == "":
+            break  # end of input
+        question = line.strip()
+        if question.lower() in ("quit", "exit", "/quit"):
+            break
+        if question:
+            print_answer(assistant.ask(question))
+
+
+@main.command()
+@click.pass_obj
+def run(settings: Settings) -> None:
+    """Index the corpus (only what changed), then start the assistant.
+
+    Starts a terminal chat that ends at end of input.
+    """
+    from bot.core.index import build_assistant, make_embedder
+
+    embedder = make_embedder(settings)
+    _ingest(settings, [settings.corpus_dir], embedder)
+    _chat(build_assistant(settings, embedder))
 
 
 if __name__ == "__main__":  # pragma: no cover

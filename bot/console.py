@@ -74,3 +74,19 @@ def print_hits(hits) -> None:
         mark = " [SUPERSEDED]" if meta.get("status") == "superseded" else ""
         out.print(f"[bold][{n}] {meta.get('title', '')}{mark}[/bold] — {where}  (score {hit.score:.4f})", highlight=False)
         out.print(f"    {hit.text[:300]}", highlight=False)
+
+
+def print_answer(answer) -> None:
+    """The answer, then a readable list of its sources."""
+    out.print(answer.answer, highlight=False, soft_wrap=True)
+    if answer.citations:
+        out.print("\nSources:", style="bold")
+    for c in answer.citations:
+        where = ", ".join(x for x in (f"section {c.section}" if c.section else "", f"page {c.page}" if c.page else "") if x)
+        mark = " [SUPERSEDED]" if c.status == "superseded" else ""
+        out.print(f"  [{c.n}] {c.title}{mark}" + (f" — {where}" if where else ""), highlight=False, soft_wrap=True)
+        if c.url:
+            out.print(f"      {c.url}", highlight=False, soft_wrap=True)
+    if answer.fallback_reason:
+        err.print(f"(answered extractively: {answer.fallback_reason})", style="dim")
+    out.print()

@@ -26,10 +26,16 @@ class Settings:
     model_name: str = DEFAULT_MODEL_NAME  # MOPI_MODEL_NAME; goes into the collection name
     chroma_host: str | None = None  # MOPI_CHROMA_HOST: use a Chroma server instead of the embedded store
     chroma_port: int = 8000  # MOPI_CHROMA_PORT
-    chunk_words: int = 180  # MOPI_CHUNK_WORDS: most words in one chunk
+    chunk_words: int = 150  # MOPI_CHUNK_WORDS: most words in one chunk (with its heading, within the model's 256 tokens)
     chunk_overlap_words: int = 30  # MOPI_CHUNK_OVERLAP: words repeated between split pieces of one section
     embed_batch_size: int = 32  # MOPI_EMBED_BATCH
     max_file_mb: float = 25.0  # MOPI_MAX_FILE_MB: larger files are refused, not half-read
+    max_marking: str = "OFFICIAL"  # MOPI_MAX_MARKING: highest protective marking the CLI may cite
+    min_evidence: float | None = None  # MOPI_MIN_EVIDENCE: refusal threshold; None = the calibrated default
+    llm: str | None = None  # MOPI_LLM, e.g. "ollama:llama3.1" or "openai:gpt-4o-mini"; None = extractive only
+    llm_base_url: str | None = None  # MOPI_LLM_BASE_URL: an OpenAI-compatible endpoint on the force network
+    llm_api_key: str | None = None  # MOPI_LLM_API_KEY
+    llm_timeout: float = 30.0  # MOPI_LLM_TIMEOUT seconds; then the extractive answer is used
 
     @property
     def collection_name(self) -> str:
@@ -101,10 +107,16 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides) -> Settings
         model_name=model_name,
         chroma_host=env.get("MOPI_CHROMA_HOST") or None,
         chroma_port=_int(env, "MOPI_CHROMA_PORT", 8000),
-        chunk_words=_int(env, "MOPI_CHUNK_WORDS", 180),
+        chunk_words=_int(env, "MOPI_CHUNK_WORDS", 150),
         chunk_overlap_words=_int(env, "MOPI_CHUNK_OVERLAP", 30),
         embed_batch_size=_int(env, "MOPI_EMBED_BATCH", 32),
         max_file_mb=_float(env, "MOPI_MAX_FILE_MB", 25.0),
+        max_marking=(env.get("MOPI_MAX_MARKING") or "OFFICIAL").upper(),
+        min_evidence=_float(env, "MOPI_MIN_EVIDENCE", -1.0) if env.get("MOPI_MIN_EVIDENCE") else None,
+        llm=env.get("MOPI_LLM") or None,
+        llm_base_url=env.get("MOPI_LLM_BASE_URL") or None,
+        llm_api_key=env.get("MOPI_LLM_API_KEY") or None,
+        llm_timeout=_float(env, "MOPI_LLM_TIMEOUT", 30.0),
     )
     if settings.chunk_overlap_words >= settings.chunk_words:
         raise ConfigError("MOPI_CHUNK_OVERLAP must be smaller than MOPI_CHUNK_WORDS")

@@ -59,7 +59,7 @@ def passage_text(title: str, heading_path: str, text: str) -> str:
     return f"{context}\n\n{text}" if context else text
 
 
-def chunk_blocks(meta: DocMeta, blocks: list[Block], max_words: int = 180, overlap_words: int = 30) -> list[Chunk]:
+def chunk_blocks(meta: DocMeta, blocks: list[Block], max_words: int = 150, overlap_words: int = 30) -> list[Chunk]:
     """Group blocks into sections by heading path, then split long sections with overlap."""
     chunks: list[Chunk] = []
     seen: set[str] = set()

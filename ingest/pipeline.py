@@ -42,6 +42,9 @@ PIPELINE_VERSION = "1"
 
 INDEXED, UNCHANGED, REMOVED, FAILED = "indexed", "unchanged", "removed", "failed"
 
+# New chunks gathered from several files before one embedding call (see _embed_and_commit).
+EMBED_GROUP_CHUNKS = 256
+
 
 @dataclass
 class FileOutcome:
@@ -76,6 +79,14 @@ class _Candidate:
     key: str  # state key: the resolved path
     fingerprint: str = ""
     manifest_entry: dict = field(default_factory=dict)
+
+
+@dataclass
+class _Prepared:
+    candidate: _Candidate
+    meta: DocMeta
+    chunks: list[Chunk]
+    missing: list[Chunk]  # chunks whose ids are not in the store yet
 
 
 def discover(paths: Sequence[Path]) -> tuple[list[Path], list[FileOutcome]]:
@@ -133,6 +144,7 @@ class _Run:
         self.on_file = on_file or (lambda outcome: None)
         self.records: dict[str, FileRecord] = state.records()
         self._manifests: dict[Path, dict[str, dict]] = {}
+        self._pending_doc_ids: dict[str, str] = {}  # prepared, not yet committed: doc id -> state key
 
     def execute(self, paths: Sequence[Path], on_plan) -> None:
         files, problems = discover(paths)
@@ -166,8 +178,19 @@ class _Run:
             self.store.delete(record.chunk_ids)
             self.state.remove(key)
             self._emit(FileOutcome(key, REMOVED, record.doc_id, len(record.chunk_ids)))
+        # Files are prepared one by one but embedded in groups: one encode call over many
+        # files sorts all their passages by length, which pads far less than per-file calls.
+        group: list[_Prepared] = []
         for cand in todo:
-            self._emit(self._index_file(cand))
+            prepared = self._prepare(cand)
+            if isinstance(prepared, FileOutcome):
+                self._emit(prepared)
+                continue
+            group.append(prepared)
+            if sum(len(p.missing) for p in group) >= EMBED_GROUP_CHUNKS:
+                self._embed_and_commit(group)
+                group = []
+        self._embed_and_commit(group)
 
         expected = {i for r in self.records.values() for i in r.chunk_ids}
         if todo or removed or stale_store or self.store.count() != len(expected):
@@ -203,8 +226,8 @@ class _Run:
             self._manifests[folder] = load_manifest(folder)
         return self._manifests[folder]
 
-    def _index_file(self, cand: _Candidate) -> FileOutcome:
-        path = str(cand.path)
+    def _prepare(self, cand: _Candidate) -> _Prepared | FileOutcome:
+        """Load, describe and chunk one file, and find which chunks need embedding."""
         try:
             loaded = load_file(cand.path)
             # Front matter beats the manifest, which beats what other loaders guess (e.g. an HTML <title>).
@@ -217,28 +240,45 @@ class _Run:
                 raise LoadError("no text to index")
         except LoadError as exc:
             kept = " (previous version kept in the index)" if cand.key in self.records else ""
-            return FileOutcome(path, FAILED, reason=_reason(exc) + kept)
+            return FileOutcome(str(cand.path), FAILED, reason=_reason(exc) + kept)
+        present = self.store.present([c.id for c in chunks])
+        self._pending_doc_ids[meta.id] = cand.key
+        return _Prepared(cand, meta, chunks, [c for c in chunks if c.id not in present])
 
-        ids = [c.id for c in chunks]
-        present = self.store.present(ids)
-        missing = [c for c in chunks if c.id not in present]
-        if missing:
+    def _embed_and_commit(self, group: list[_Prepared]) -> None:
+        """Embed a group's new chunks in one call, then store and commit each file in turn.
+
+        A file's state row is written only after its chunks are stored and its
+        stale chunks deleted: that order is what makes a killed run recoverable.
+        """
+        passages = [passage_text(p.meta.title, c.heading_path, c.text) for p in group for c in p.missing]
+        vectors: list[list[float]] = []
+        if passages:
             started = time.perf_counter()
-            vectors = self.embedder.embed_documents([passage_text(meta.title, c.heading_path, c.text) for c in missing])
+            vectors = self.embedder.embed_documents(passages)
             self.report.embed_seconds += time.perf_counter() - started
-            self.report.embedded += len(missing)
-            self.store.upsert([c.id for c in missing], vectors, [c.text for c in missing],
-                              [chunk_metadata(meta, c, path) for c in missing])
-        old = self.records.get(cand.key)
-        if old:
-            self.store.delete(set(old.chunk_ids) - set(ids))
-        self.state.put(cand.key, cand.fingerprint, meta.id, ids)
-        self.records[cand.key] = FileRecord(cand.key, cand.fingerprint, meta.id, tuple(ids), "")
-        return FileOutcome(path, INDEXED, meta.id, len(chunks), len(missing))
+            self.report.embedded += len(passages)
+        offset = 0
+        for prepared in group:
+            cand, meta, missing = prepared.candidate, prepared.meta, prepared.missing
+            path = str(cand.path)
+            self.store.upsert([c.id for c in missing], vectors[offset:offset + len(missing)],
+                              [c.text for c in missing], [chunk_metadata(meta, c, path) for c in missing])
+            offset += len(missing)
+            ids = [c.id for c in prepared.chunks]
+            old = self.records.get(cand.key)
+            if old:
+                self.store.delete(set(old.chunk_ids) - set(ids))
+            self.state.put(cand.key, cand.fingerprint, meta.id, ids)
+            self.records[cand.key] = FileRecord(cand.key, cand.fingerprint, meta.id, tuple(ids), "")
+            self._pending_doc_ids.pop(meta.id, None)
+            self._emit(FileOutcome(path, INDEXED, meta.id, len(ids), len(missing)))
 
     def _check_unique(self, doc_id: str, key: str) -> None:
-        for other_key, record in self.records.items():
-            if record.doc_id == doc_id and other_key != key:
+        owners = [k for k, r in self.records.items() if r.doc_id == doc_id]
+        owners.append(self._pending_doc_ids.get(doc_id, key))
+        for other_key in owners:
+            if other_key != key:
                 raise LoadError(f"duplicate document id {doc_id!r}: already used by {other_key}")
 
     # -- whole index --------------------------------------------------------------------

@@ -62,3 +62,25 @@ def index_stats(settings: Settings, store: VectorStore) -> IndexStats:
         store=settings.store_location,
         last_indexed=max((r.indexed_at for r in records.values()), default=""),
     )
+
+
+def build_assistant(settings: Settings, embedder=None, llm: str | None = None):
+    """The assistant over the built index: what every front end calls once at start-up.
+
+    ``llm`` overrides ``settings.llm`` (e.g. the evals comparing modes).
+    """
+    from bot.core.assistant import AnswerPolicy, Assistant
+    from bot.core.lexical import LexicalIndex
+    from bot.core.retrieval import Retriever
+
+    embedder = embedder or make_embedder(settings)
+    retriever = Retriever(open_store(settings, embedder, create=False), LexicalIndex.load(settings.bm25_dir), embedder)
+    policy = AnswerPolicy() if settings.min_evidence is None else AnswerPolicy(min_evidence=settings.min_evidence)
+    generator = None
+    spec = llm if llm is not None else settings.llm
+    if spec:
+        from bot.core.generative import make_generator
+
+        generator = make_generator(spec, base_url=settings.llm_base_url, api_key=settings.llm_api_key,
+                                   timeout=settings.llm_timeout, idf=retriever.lexical.idf)
+    return Assistant(retriever, policy, generator=generator, max_marking=settings.max_marking)

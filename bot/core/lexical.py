@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import shutil
@@ -75,9 +76,27 @@ class LexicalIndex:
         self.texts = texts
         self.metadatas = metadatas
         self.fingerprint = fingerprint
+        self._idf: dict[str, float] | None = None
+        self._idf_unseen = 0.0
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def idf(self, term: str) -> float:
+        """Inverse document frequency of a stemmed term; unseen terms count as rarest.
+
+        An unseen term is the strongest sign a question is about something the
+        corpus does not cover, so it must weigh, not vanish.
+        """
+        if self._idf is None:
+            df: dict[str, int] = {}
+            for meta, text in zip(self.metadatas, self.texts):
+                for token in set(tokenize(f"{meta.get('heading_path', '')} {text}")):
+                    df[token] = df.get(token, 0) + 1
+            n = max(1, len(self.ids))
+            self._idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
+            self._idf_unseen = math.log(1 + (n + 0.5) / 0.5)
+        return self._idf.get(term, self._idf_unseen)
 
     @classmethod
     def build(cls, ids: list[str], texts: list[str], metadatas: list[dict], passages: list[str]) -> LexicalIndex:

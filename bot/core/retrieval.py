@@ -1,13 +1,55 @@
-"""Hybrid retrieval: BM25 and dense results fused by reciprocal rank fusion."""
+"""Hybrid retrieval: BM25 and dense results fused by reciprocal rank fusion.
+
+Filters (document type, status, protective marking) apply to both retrievers,
+and a superseded document never outranks the document that supersedes it.
+"""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
-from bot.core.lexical import LexicalIndex
+from bot.core.lexical import LexicalHit, LexicalIndex
 from bot.core.vectorstore import VectorStore
 
-RRF_K = 60  # the usual constant from Cormack et al.; flattens the head of each ranking
+RRF_K = 60  # the usual constant (Cormack et al.); flattens the head of each ranking
+
+# Government Security Classifications, lowest first. Legacy or unknown markings
+# rank above all of them, so they are shown only where explicitly allowed.
+MARKINGS = ("OFFICIAL", "OFFICIAL-SENSITIVE", "SECRET", "TOP SECRET")
+
+
+def marking_rank(marking: str) -> int:
+    marking = marking.strip().upper()
+    return MARKINGS.index(marking) if marking in MARKINGS else len(MARKINGS)
+
+
+def allowed_markings(ceiling: str) -> tuple[str, ...]:
+    return tuple(m for m in MARKINGS if marking_rank(m) <= marking_rank(ceiling))
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    """Which chunks may be returned. The marking ceiling is a safety rule, not a preference."""
+
+    max_marking: str = "OFFICIAL"
+    doc_types: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+
+    def where(self) -> dict:
+        clauses = [{"protective_marking": {"$in": list(allowed_markings(self.max_marking))}}]
+        if self.doc_types:
+            clauses.append({"doc_type": {"$in": list(self.doc_types)}})
+        if self.statuses:
+            clauses.append({"status": {"$in": list(self.statuses)}})
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def admits(self, meta: dict) -> bool:
+        return (
+            marking_rank(meta.get("protective_marking", "")) <= marking_rank(self.max_marking)
+            and (not self.doc_types or meta.get("doc_type") in self.doc_types)
+            and (not self.statuses or meta.get("status") in self.statuses)
+        )
 
 
 @dataclass(frozen=True)
@@ -18,6 +60,7 @@ class Hit:
     score: float
     dense_rank: int | None = None  # 1-based; None when that retriever did not return it
     lexical_rank: int | None = None
+    dense_similarity: float = 0.0  # cosine similarity to the query, 0 when not retrieved densely
 
 
 def rrf_fuse(rankings: list[list[str]], k: int = RRF_K) -> list[tuple[str, float]]:
@@ -29,21 +72,81 @@ def rrf_fuse(rankings: list[list[str]], k: int = RRF_K) -> list[tuple[str, float
     return sorted(scores.items(), key=lambda kv: -kv[1])
 
 
+def current_first(hits: list[Hit], superseded_by: dict[str, str]) -> list[Hit]:
+    """Move the best hit of a superseding document ahead of any hit of the document it replaces (pure)."""
+    ordered = list(hits)
+    for doc, newer in superseded_by.items():
+        old_positions = [i for i, h in enumerate(ordered) if h.metadata.get("doc_id") == doc]
+        new_positions = [i for i, h in enumerate(ordered) if h.metadata.get("doc_id") == newer]
+        if old_positions and new_positions and new_positions[0] > old_positions[0]:
+            ordered.insert(old_positions[0], ordered.pop(new_positions[0]))
+    return ordered
+
+
 class Retriever:
+    """BM25 + dense over one index. Stage timings of the last search are kept for benchmarks."""
+
     def __init__(self, store: VectorStore, lexical: LexicalIndex, embedder):
         self.store = store
         self.lexical = lexical
         self.embedder = embedder
+        self.timings_ms: dict[str, float] = {}
+        self.documents = _documents(lexical)
+        # doc id -> the id of a current document that supersedes it
+        self.superseded_by = {
+            old: doc_id
+            for doc_id, meta in self.documents.items()
+            if meta.get("status") == "current"
+            for old in filter(None, meta.get("supersedes", "").split(","))
+        }
 
-    def search(self, query: str, k: int = 8, mode: str = "hybrid", depth: int = 30) -> list[Hit]:
-        dense = self.store.search(self.embedder.embed_query(query), k=depth) if mode in ("hybrid", "dense") else []
-        lexical = self.lexical.search(query, k=depth) if mode in ("hybrid", "bm25") else []
+    def search(self, query: str, k: int = 8, mode: str = "hybrid", depth: int = 30,
+               filters: SearchFilter = SearchFilter()) -> list[Hit]:
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        dense: list[tuple[str, str, dict, float]] = []
+        if mode in ("hybrid", "dense"):
+            vector = self.embedder.embed_query(query)
+            timings["embed"] = _ms_since(started)
+            started = time.perf_counter()
+            dense = self.store.search(vector, k=depth, where=filters.where())
+            timings["vector"] = _ms_since(started)
+        lexical: list[LexicalHit] = []
+        if mode in ("hybrid", "bm25"):
+            started = time.perf_counter()
+            lexical = [h for h in self.lexical.search(query, k=depth * 3) if filters.admits(h.metadata)][:depth]
+            timings["bm25"] = _ms_since(started)
+
+        started = time.perf_counter()
         found = {h[0]: (h[1], h[2]) for h in dense}
         found.update({h.id: (h.text, h.metadata) for h in lexical})
+        similarity = {h[0]: h[3] for h in dense}
         dense_rank = {h[0]: i for i, h in enumerate(dense, start=1)}
         lexical_rank = {h.id: i for i, h in enumerate(lexical, start=1)}
         fused = rrf_fuse([[h[0] for h in dense], [h.id for h in lexical]])
-        return [
-            Hit(i, found[i][0], found[i][1], score, dense_rank.get(i), lexical_rank.get(i))
-            for i, score in fused[:k]
+        hits = [
+            Hit(i, found[i][0], found[i][1], score, dense_rank.get(i), lexical_rank.get(i), similarity.get(i, 0.0))
+            for i, score in fused
         ]
+        hits = current_first(hits, self.superseded_by)[:k]
+        timings["fuse"] = _ms_since(started)
+        self.timings_ms = timings
+        return hits
+
+    def best_in_document(self, query: str, doc_id: str, filters: SearchFilter = SearchFilter()) -> Hit | None:
+        """The chunk of one document that best matches ``query`` (BM25), e.g. the current Code's."""
+        for hit in self.lexical.search(query, k=len(self.lexical)):
+            if hit.metadata.get("doc_id") == doc_id and filters.admits(hit.metadata):
+                return Hit(hit.id, hit.text, hit.metadata, 0.0, lexical_rank=1)
+        return None
+
+
+def _documents(lexical: LexicalIndex) -> dict[str, dict]:
+    docs: dict[str, dict] = {}
+    for meta in lexical.metadatas:
+        docs.setdefault(meta["doc_id"], meta)
+    return docs
+
+
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000

@@ -34,6 +34,18 @@ def open_client(settings: Settings):
     return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
 
 
+def forget_open_clients() -> None:
+    """Drop chromadb's per-process cache of embedded clients.
+
+    chromadb keeps one in-memory system per path for the life of a process, so
+    a long-running process would not see what another process (``mopi ingest``)
+    wrote. Call this before reopening the store to read the new index.
+    """
+    from chromadb.api.client import SharedSystemClient
+
+    SharedSystemClient.clear_system_cache()
+
+
 class VectorStore:
     """One collection named after the embedding model."""
 
@@ -92,9 +104,10 @@ class VectorStore:
         return rows
 
     def search(self, vector: list[float], k: int, where: dict | None = None) -> list[tuple[str, str, dict, float]]:
-        """(id, text, metadata, similarity) for the k nearest chunks."""
+        """(id, text, metadata, cosine similarity) for the k nearest chunks."""
         hits = self.langchain.similarity_search_by_vector_with_relevance_scores(vector, k=k, filter=where)
-        return [(doc.id, doc.page_content, doc.metadata, score) for doc, score in hits]
+        # LangChain passes Chroma's cosine *distance* through; similarity reads better downstream.
+        return [(doc.id, doc.page_content, doc.metadata, 1.0 - distance) for doc, distance in hits]
 
     def _pages(self, include: list[str]):
         offset = 0

@@ -1,0 +1,48 @@
+"""The answer contract shared by the CLI, Slack and the evals.
+
+``Answer.to_dict()`` is the JSON that `mopi ask --json` prints; other tools
+depend on its field names, so change them only with a version bump.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int  # the [n] marker in the answer text
+    doc_id: str
+    title: str
+    section: str
+    page: int | None
+    url: str
+    status: str  # "current" or "superseded"
+    quote: str  # verbatim supporting text from the cited chunk
+    chunk_id: str = ""  # not part of the JSON contract; lets evals check the quote against the chunk
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data.pop("chunk_id")
+        return data
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    answer: str
+    refused: bool
+    mode: str  # "extractive", "register", or the LLM's name
+    citations: tuple[Citation, ...] = ()
+    refusal_reason: str = ""  # "no_evidence", "personal_record", "injection" (not part of the JSON contract)
+    timings_ms: dict[str, float] = field(default_factory=dict, compare=False)
+    fallback_reason: str = ""  # why a generative answer fell back to extractive
+
+    def to_dict(self) -> dict:
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "refused": self.refused,
+            "mode": self.mode,
+            "citations": [c.to_dict() for c in self.citations],
+        }
