@@ -81,20 +81,28 @@ def _words(text: str) -> int:
     return len(text.split())
 
 
-def _units(block: Block, max_words: int) -> list[str]:
-    """Pieces no longer than max_words (where the text allows), in order."""
+def _units(block: Block, max_words: int) -> list[tuple[str, str]]:
+    """(separator before, piece) pairs, each piece at most max_words where the text allows.
+
+    Long text splits at lines first (list items, quick answers), then at sentences;
+    the separators let the pieces rejoin exactly as they were.
+    """
     if _words(block.text) <= max_words:
-        return [block.text]
+        return [("\n\n", block.text)]
     if block.kind == "table":
         if _words(block.text) <= max_words * _TABLE_SLACK:
-            return [block.text]
-        return _split_table(block.text, max_words)
-    pieces: list[str] = []
-    for sentence in _SENTENCE_END.split(block.text):
-        words = sentence.split()
-        # A single run-on "sentence" longer than a chunk is cut by words.
-        for start in range(0, len(words), max_words):
-            pieces.append(" ".join(words[start:start + max_words]))
+            return [("\n\n", block.text)]
+        return [("\n\n", piece) for piece in _split_table(block.text, max_words)]
+    pieces: list[tuple[str, str]] = []
+    for line in block.text.split("\n"):
+        for n, sentence in enumerate(_SENTENCE_END.split(line)):
+            words = sentence.split()
+            # A single run-on "sentence" longer than a chunk is cut by words.
+            for start in range(0, len(words), max_words):
+                sep = " " if n or start else "\n"
+                pieces.append((sep, " ".join(words[start:start + max_words])))
+    if pieces:
+        pieces[0] = ("\n\n", pieces[0][1])
     return pieces
 
 
@@ -117,16 +125,12 @@ class _Unit:
     page: int | None
     text: str
     kind: str
-    block: int  # which block it came from: pieces of one paragraph rejoin with a space, not a break
+    sep: str  # what stood before it in the source: a paragraph break, a line break or a space
 
 
 def _split_section(blocks: list[Block], max_words: int, overlap_words: int) -> list[tuple[int | None, str, str]]:
     """Pack a section's units into chunks of at most max_words, with overlap between pieces."""
-    units = [
-        _Unit(block.page, piece, block.kind, n)
-        for n, block in enumerate(blocks)
-        for piece in _units(block, max_words)
-    ]
+    units = [_Unit(block.page, piece, block.kind, sep) for block in blocks for sep, piece in _units(block, max_words)]
     out: list[tuple[int | None, str, str]] = []
     current: list[_Unit] = []
     for unit in units:
@@ -152,13 +156,10 @@ def _overlap_tail(units: list[_Unit], overlap_words: int) -> list[_Unit]:
         if _words(" ".join([sentence, *tail])) > overlap_words:
             break
         tail.insert(0, sentence)
-    return [_Unit(last.page, " ".join(tail), "text", last.block)] if tail else []
+    return [_Unit(last.page, " ".join(tail), "text", "\n\n")] if tail else []
 
 
 def _join(units: list[_Unit]) -> tuple[int | None, str, str]:
     page = next((u.page for u in units if u.page is not None), None)
     kind = "table" if all(u.kind == "table" for u in units) else "text"
-    text = units[0].text
-    for before, unit in zip(units, units[1:]):
-        text += (" " if unit.block == before.block else "\n\n") + unit.text
-    return page, text, kind
+    return page, units[0].text + "".join(u.sep + u.text for u in units[1:]), kind

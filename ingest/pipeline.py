@@ -38,7 +38,7 @@ from bot.core.state import FileRecord, IndexState
 log = logging.getLogger(__name__)
 
 # Bump when loaders or chunking change what a file turns into: every file is then re-chunked.
-PIPELINE_VERSION = "1"
+PIPELINE_VERSION = "2"
 
 INDEXED, UNCHANGED, REMOVED, FAILED = "indexed", "unchanged", "removed", "failed"
 

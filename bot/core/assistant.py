@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from bot.core.extractive import best_sentence, citation_for, compose
 from bot.core.guards import is_personal_record_request, strip_injection
 from bot.core.models import Answer, Citation
+from bot.core.query import normalise_question
 from bot.core.retrieval import Hit, Retriever, SearchFilter
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ INSTRUCTIONS_ONLY = (
 class AnswerPolicy:
     """Knobs of the core path. ``min_evidence`` is calibrated on the eval set (see evals/calibrate.py)."""
 
-    min_evidence: float = 0.55
+    min_evidence: float = 0.35
     top_k: int = 8
     retriever_mode: str = "hybrid"
 
@@ -72,17 +73,22 @@ class Assistant:
         if had_instructions and len(cleaned.split()) < 3:
             return _refusal(question, INSTRUCTIONS_ONLY, "injection")
 
+        cleaned = normalise_question(cleaned, self.retriever.lexical.vocabulary)
         query = f"{context} {cleaned}".strip() if context else cleaned
         filters = SearchFilter(max_marking=max_marking)
         hits = self.retriever.search(query, k=self.policy.top_k, mode=self.policy.retriever_mode, filters=filters)
         started = time.perf_counter()
         extract = compose(cleaned, hits, self.retriever.lexical.idf)
         select_ms = (time.perf_counter() - started) * 1000
+        retrieved = tuple({"id": h.id, "doc_id": h.metadata.get("doc_id", ""), "section": h.metadata.get("section", ""),
+                           "section_number": h.metadata.get("section_number", "")} for h in hits)
         if not extract.citations or extract.evidence < self.policy.min_evidence:
-            return _refusal(question, NOT_COVERED, "no_evidence")
+            return replace(_refusal(question, NOT_COVERED, "no_evidence"), retrieved=retrieved,
+                           evidence=extract.evidence, timings_ms={"select": select_ms})
 
         text, citations = self._note_superseded(extract.text, list(extract.citations), cleaned, hits, filters)
-        answer = Answer(question, text, False, "extractive", tuple(citations), timings_ms={"select": select_ms})
+        answer = Answer(question, text, False, "extractive", tuple(citations), timings_ms={"select": select_ms},
+                        retrieved=retrieved, evidence=extract.evidence)
         if self.generator is not None:
             return self.generator.answer(question=cleaned, hits=hits, fallback=answer)
         return answer

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from bot.core.lexical import tokenize
 from bot.core.models import Citation
+from bot.core.query import expand_terms
 from bot.core.retrieval import Hit
 
 # Questions that want a number back: a period, an age, a count, a date.
@@ -26,9 +27,16 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(“‘A-Z0-9])")
 _TABLE_RULE = re.compile(r"^\|?[\s:|-]+\|?$")
 _LIST_MARK = re.compile(r"^(?:[-*•]\s+|\d+[.)]\s+)")
 
+# Sections and sentences about the summary itself (its sources, what could be verified).
+_META_SECTION = re.compile(r"^\d*\.?\s*(sources?\b|source notes|references|editorial)", re.I)
+_META_SENTENCE = re.compile(r"^(verification note|editorial note|note on sources)", re.I)
+
 MAX_SENTENCES = 3
+MAX_LIST_SPANS = 8
+SHORT_ANSWER_WORDS = 30  # a lead-in ending in ':' brings up to this many of the items that follow
 MAX_HITS_USED = 4  # sentences come only from the best few chunks
-RELATIVE_CUTOFF = 0.75  # a further sentence must score this close to the best one
+SAME_CHUNK_CUTOFF = 0.6  # a further sentence from the best chunk must score this close to the best one
+OTHER_CHUNK_CUTOFF = 0.85  # ... and one from another chunk, this close
 
 
 @dataclass(frozen=True)
@@ -50,9 +58,13 @@ class Extract:
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """Verbatim (start, end) spans: lines first (list items, table rows), then sentences."""
-    spans: list[tuple[int, int]] = []
+    return [(start, end) for start, end, _ in _spans_with_lines(text)]
+
+
+def _spans_with_lines(text: str) -> list[tuple[int, int, int]]:
+    spans: list[tuple[int, int, int]] = []
     offset = 0
-    for line in text.split("\n"):
+    for line_no, line in enumerate(text.split("\n")):
         stripped = line.strip()
         start = offset + (len(line) - len(line.lstrip()))
         offset += len(line) + 1
@@ -61,7 +73,7 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
         if stripped.startswith("|"):  # a table row: drop the outer pipes, keep the cells
             inner = stripped.strip("|")
             lead = len(stripped) - len(stripped.lstrip("|")) + (len(inner) - len(inner.lstrip()))
-            spans.append((start + lead, start + lead + len(inner.strip())))
+            spans.append((start + lead, start + lead + len(inner.strip()), line_no))
             continue
         mark = _LIST_MARK.match(stripped)
         pos = start + (mark.end() if mark else 0)
@@ -69,7 +81,7 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
         cursor = 0
         for piece in _SENTENCE_END.split(body):
             at = body.index(piece, cursor)
-            spans.append((pos + at, pos + at + len(piece)))
+            spans.append((pos + at, pos + at + len(piece), line_no))
             cursor = at + len(piece)
     return spans
 
@@ -79,46 +91,77 @@ def score_spans(question: str, hits: Sequence[Hit], idf: Callable[[str], float])
     terms = set(tokenize(question))
     if not terms:
         return []
+    synonyms = expand_terms(terms)
     total = sum(idf(t) for t in terms)
     wants_number = bool(_WANTS_NUMBER.search(question))
+    asks_for_questions = "question" in terms
     spans: list[Span] = []
     for i, hit in enumerate(hits[:MAX_HITS_USED]):
         heading = set(tokenize(hit.metadata.get("heading_path", "")))
-        for order, (start, end) in enumerate(sentence_spans(hit.text)):
+        heading_cover = sum(idf(t) for t in terms & set(tokenize(hit.metadata.get("section", "")))) / total
+        meta_section = bool(_META_SECTION.match(hit.metadata.get("section", "")))
+        previous, table_header, question, line = "", "", "", -1
+        for order, (start, end, line_no) in enumerate(_spans_with_lines(hit.text)):
             sentence = hit.text[start:end]
+            if line_no != line:
+                question, line = "", line_no
+            is_row = hit.text[max(0, start - 2):start].lstrip(" ").endswith("|")
+            table_header = (table_header or sentence) if is_row else ""
+            # A span is read with what introduces it: its headings, the question a quick answer
+            # follows, the lead-in of a list, or the header row of a table.
+            context = heading | set(tokenize(table_header if is_row else "")) | set(tokenize(question))
+            if previous.endswith(":"):
+                context |= set(tokenize(previous))
             words = set(tokenize(sentence))
             covered = sum(idf(t) for t in terms & words) / total
-            from_heading = sum(idf(t) for t in (terms & heading) - words) / total
-            evidence = covered + 0.5 * from_heading + 0.3 * hit.dense_similarity
-            score = evidence + 0.1 / (i + 1)
+            from_context = sum(idf(t) for t in (terms & context) - words) / total
+            from_synonyms = 0.5 * sum(idf(t) for t in synonyms & (words | context)) / total
+            evidence = covered + 0.5 * from_context + min(from_synonyms, 0.3) + 0.3 * hit.dense_similarity
+            # A section whose heading names what was asked ("Nominal", "5.4 Group 3") is about it.
+            score = evidence + 0.3 * heading_cover + 0.1 / (i + 1)
             if wants_number:
                 score += 0.15 if _HAS_NUMBER.search(sentence) else -0.1
-            if len(sentence.split()) < 4:
-                score -= 0.2
+            if len(sentence.split()) < 4 and not question:
+                score -= 0.2  # a fragment, unless it answers the question just asked ("No.")
+            if sentence.endswith("?") and not asks_for_questions:
+                score -= 0.3  # the question half of a Q&A pair is not an answer
+            if meta_section or _META_SENTENCE.match(sentence):
+                score -= 0.3  # notes about the summary itself, not guidance
             spans.append(Span(i, start, end, order, score, evidence))
+            previous = sentence
+            if sentence.endswith("?"):
+                question = sentence
     return spans
 
 
 def select_spans(spans: list[Span], hits: Sequence[Hit]) -> list[Span]:
-    """The best span, plus up to two more that score nearly as well and say something new."""
+    """The best span, then the best others from its own chunk, and at most one from another chunk of its document.
+
+    Reading from one section keeps an answer coherent and its citations few.
+    """
     if not spans:
         return []
     ranked = sorted(spans, key=lambda s: -s.score)
-    chosen = [ranked[0]]
+    best = ranked[0]
+    chosen = [best]
     for span in ranked[1:]:
-        if len(chosen) == MAX_SENTENCES or span.score < RELATIVE_CUTOFF * ranked[0].score:
+        if len(chosen) == MAX_SENTENCES or span.score < SAME_CHUNK_CUTOFF * best.score:
             break
+        if span.hit != best.hit and (span.score < OTHER_CHUNK_CUTOFF * best.score
+                                     or any(c.hit != best.hit for c in chosen)
+                                     or hits[span.hit].metadata.get("doc_id") != hits[best.hit].metadata.get("doc_id")):
+            continue
         text = set(tokenize(hits[span.hit].text[span.start:span.end]))
         if any(_overlap(text, set(tokenize(hits[c.hit].text[c.start:c.end]))) > 0.6 for c in chosen):
             continue  # the same fact twice (e.g. the same report in two formats)
         chosen.append(span)
-    return sorted(chosen, key=lambda s: (s.hit, s.start))
+    return sorted(chosen, key=lambda s: (s.hit != best.hit, s.hit, s.start))
 
 
 def compose(question: str, hits: Sequence[Hit], idf: Callable[[str], float]) -> Extract:
     """Answer text with [n] markers, and one citation per run of neighbouring sentences."""
     spans = score_spans(question, hits, idf)
-    chosen = select_spans(spans, hits)
+    chosen = _with_list_items(_with_next_sentence(select_spans(spans, hits), spans, hits), spans, hits)
     if not chosen:
         return Extract("", (), 0.0)
     groups: list[list[Span]] = []
@@ -134,6 +177,41 @@ def compose(question: str, hits: Sequence[Hit], idf: Callable[[str], float]) -> 
         parts.append(f"{quote} [{n}]")
         citations.append(citation_for(n, hit, quote))
     return Extract(" ".join(parts), tuple(citations), max(s.evidence for s in spans))
+
+
+def _with_next_sentence(chosen: list[Span], spans: list[Span], hits: Sequence[Hit]) -> list[Span]:
+    """A one-sentence answer shorter than SHORT_ANSWER_WORDS also gets the sentence after it.
+
+    Guidance often states a rule and qualifies it in the next sentence; the
+    qualification is part of a correct answer.
+    """
+    if not chosen or sum(len(hits[s.hit].text[s.start:s.end].split()) for s in chosen) >= SHORT_ANSWER_WORDS:
+        return chosen
+    best = chosen[0]
+    following = next((s for s in spans if s.hit == best.hit and s.order == best.order + 1), None)
+    if following is None or any(s.order == following.order and s.hit == following.hit for s in chosen):
+        return chosen
+    text = hits[following.hit].text[following.start:following.end]
+    if text.endswith("?") or _META_SENTENCE.match(text):
+        return chosen
+    return sorted([*chosen, following], key=lambda s: (s.hit != best.hit, s.hit, s.start))
+
+
+def _with_list_items(chosen: list[Span], spans: list[Span], hits: Sequence[Hit]) -> list[Span]:
+    """A chosen lead-in ("The reviewer asks:") is no answer without the list it introduces."""
+    by_position = {(s.hit, s.order): s for s in spans}
+    out: list[Span] = []
+    for span in chosen:
+        out.append(span)
+        if hits[span.hit].text[span.start:span.end].endswith(":"):
+            for step in range(1, MAX_LIST_SPANS + 1):
+                item = by_position.get((span.hit, span.order + step))
+                if item is None:
+                    break
+                out.append(item)
+    unique = {(s.hit, s.order): s for s in out}
+    first = chosen[0].hit if chosen else 0
+    return sorted(unique.values(), key=lambda s: (s.hit != first, s.hit, s.start))
 
 
 def citation_for(n: int, hit: Hit, quote: str) -> Citation:

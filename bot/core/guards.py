@@ -27,10 +27,11 @@ _NOT_NAMES = frozenset(
 _DOB = re.compile(r"\b(?:dob|d\.o\.b\.?|date of birth|born (?:on|in)?\s*\d)\b|\b\d{1,2}/\d{1,2}/\d{2,4}\b", re.I)
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
 _TITLED_NAME = re.compile(rf"\b{_TITLE}\s+{_NAME_WORD}\b", re.I)
+# Someone the asker can identify without naming: "my neighbour", "our lodger". Generic roles
+# ("a suspect", "a victim") are how guidance questions are phrased, so they do not count.
 _RELATION = re.compile(
-    r"\b(?:my|our|his|her|their|a|this|that)\s+(?:neighbou?r|ex|son|daughter|partner|husband|wife|brother|sister|"
-    r"mum|mother|dad|father|friend|colleague|boss|cousin|uncle|aunt|nephew|niece|tenant|landlord|suspect|"
-    r"victim|witness|informant|offender|lad|man|woman|guy|girl|boy)\b(?:'s)?",
+    r"\b(?:my|our)\s+(?:neighbou?r|ex|son|daughter|partner|husband|wife|brother|sister|mum|mother|dad|father|"
+    r"friend|colleague|boss|cousin|uncle|aunt|nephew|niece|tenant|landlord|lodger|girlfriend|boyfriend)\b(?:'s)?",
     re.I,
 )
 _SELF = re.compile(rf"\b(?:my|me)\b.{{0,30}}\b{_RECORD}\b|\b{_RECORD}\b.{{0,20}}\b(?:on|about|of)\s+me\b", re.I)

@@ -77,10 +77,18 @@ class LexicalIndex:
         self.metadatas = metadatas
         self.fingerprint = fingerprint
         self._idf: dict[str, float] | None = None
+        self._vocabulary: frozenset[str] | None = None
         self._idf_unseen = 0.0
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    @property
+    def vocabulary(self) -> frozenset[str]:
+        """Every lower-case word of the indexed text, for spelling correction of questions."""
+        if self._vocabulary is None:
+            self._vocabulary = frozenset(w for text in self.texts for w in _TOKEN.findall(text.lower()) if w.isalpha())
+        return self._vocabulary
 
     def idf(self, term: str) -> float:
         """Inverse document frequency of a stemmed term; unseen terms count as rarest.

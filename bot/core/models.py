@@ -37,6 +37,8 @@ class Answer:
     refusal_reason: str = ""  # "no_evidence", "personal_record", "injection" (not part of the JSON contract)
     timings_ms: dict[str, float] = field(default_factory=dict, compare=False)
     fallback_reason: str = ""  # why a generative answer fell back to extractive
+    retrieved: tuple[dict, ...] = field(default=(), compare=False)  # ranked hits {id, doc_id, section, section_number}
+    evidence: float = 0.0  # how strongly the best passage covers the question (refusal threshold applies)
 
     def to_dict(self) -> dict:
         return {
