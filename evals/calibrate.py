@@ -1,10 +1,10 @@
-"""Calibrate the refusal threshold (``AnswerPolicy.min_evidence``) on the golden questions.
+"""Calibrate the refusal rule (``AnswerPolicy``) on the golden questions.
 
-Every question is answered once with refusal-by-evidence switched off; each
-candidate threshold is then applied to the recorded evidence, so the sweep
-costs one pass. The chosen threshold maximises the balanced score
-(answerable questions answered correctly + should-refuse questions refused),
-subject to refusal recall ≥ the floor.
+Every question is answered once with refusal-by-evidence switched off, keeping
+each answer's diagnostics; every candidate rule is then applied to those, so
+the whole grid costs one pass. The chosen rule maximises fact accuracy plus
+refusal recall, subject to refusal recall >= --floor, preferring the rule that
+refuses least when scores tie.
 
     python -m evals.calibrate [--dataset evals/datasets/golden.yaml] [--floor 0.9]
 """
@@ -13,36 +13,42 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import replace
+from itertools import product
 
+from bot.core.assistant import AnswerPolicy
 from evals import metrics
 from evals.dataset import load_dataset
 
-CANDIDATES = [round(0.20 + 0.01 * i, 2) for i in range(51)]  # 0.20 .. 0.70
+EVIDENCE = [round(0.20 + 0.01 * i, 2) for i in range(41)]  # 0.20 .. 0.60
+COVERAGE = [round(0.20 + 0.02 * i, 2) for i in range(21)]  # 0.20 .. 0.60
+SIMILARITY = [round(0.20 + 0.02 * i, 2) for i in range(21)]
 
 
-def sweep(items, answers, candidates=CANDIDATES) -> list[dict]:
-    """For each threshold: answerable accuracy, refusal recall and precision (pure)."""
-    rows = []
-    for threshold in candidates:
-        correct, refused_flags, should = 0, [], []
-        answerable = 0
-        for item, answer in zip(items, answers):
-            refused = answer.refused or answer.evidence < threshold
-            refused_flags.append(refused)
-            should.append(item.should_refuse)
-            if not item.should_refuse:
-                answerable += 1
-                correct += (not refused) and metrics.facts_ok(answer.answer, item.must_include_any,
-                                                              item.must_not_include)
-        precision, recall = metrics.precision_recall(refused_flags, should)
-        rows.append({"threshold": threshold, "fact_accuracy": correct / max(1, answerable),
-                     "refusal_recall": recall, "refusal_precision": precision})
-    return rows
+def score(items, answers, policy: AnswerPolicy) -> dict:
+    """Fact accuracy and refusal precision/recall if ``policy`` had decided the refusals (pure)."""
+    correct = answerable = 0
+    refused_flags, should = [], []
+    for item, answer in zip(items, answers):
+        refused = answer.refused or policy.refuses(answer.diagnostics)
+        refused_flags.append(refused)
+        should.append(item.should_refuse)
+        if not item.should_refuse:
+            answerable += 1
+            correct += (not refused) and metrics.facts_ok(answer.answer, item.must_include_any, item.must_not_include)
+    precision, recall = metrics.precision_recall(refused_flags, should)
+    return {"fact_accuracy": correct / max(1, answerable), "refusal_recall": recall, "refusal_precision": precision}
 
 
-def choose(rows: list[dict], floor: float) -> dict:
-    allowed = [r for r in rows if r["refusal_recall"] >= floor] or rows
-    return max(allowed, key=lambda r: (r["fact_accuracy"] + r["refusal_recall"], -r["threshold"]))
+def calibrate(items, answers, floor: float) -> tuple[AnswerPolicy, dict]:
+    best = None
+    for evidence, coverage, similarity in product(EVIDENCE, COVERAGE, SIMILARITY):
+        policy = AnswerPolicy(min_evidence=evidence, min_coverage=coverage, min_similarity=similarity)
+        result = score(items, answers, policy)
+        ok = result["refusal_recall"] >= floor
+        key = (ok, result["fact_accuracy"] + result["refusal_recall"], -evidence, -coverage, -similarity)
+        if best is None or key > best[0]:
+            best = (key, policy, result)
+    return best[1], best[2]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -55,16 +61,17 @@ def main(argv: list[str] | None = None) -> None:
     from bot.settings import load_settings
 
     assistant = build_assistant(load_settings())
-    assistant.policy = replace(assistant.policy, min_evidence=0.0)
+    current = assistant.policy
+    assistant.policy = replace(current, min_evidence=0.0, min_coverage=0.0, min_similarity=0.0)
     items = load_dataset(args.dataset)
     answers = [assistant.ask(item.question) for item in items]
-    rows = sweep(items, answers)
-    best = choose(rows, args.floor)
-    print(f"{'threshold':>9} {'fact acc':>9} {'refusal R':>9} {'refusal P':>9}")
-    for row in rows:
-        mark = "  <- chosen" if row is best else ""
-        print(f"{row['threshold']:9.2f} {row['fact_accuracy']:9.3f} {row['refusal_recall']:9.3f} "
-              f"{row['refusal_precision']:9.3f}{mark}")
+    chosen, result = calibrate(items, answers, args.floor)
+    print(f"{'rule':<10} {'min_evidence':>12} {'min_coverage':>12} {'min_similarity':>14} {'fact acc':>9} "
+          f"{'refusal R':>9} {'refusal P':>9}")
+    for name, policy in (("current", current), ("calibrated", chosen)):
+        r = score(items, answers, policy)
+        print(f"{name:<10} {policy.min_evidence:12.2f} {policy.min_coverage:12.2f} {policy.min_similarity:14.2f} "
+              f"{r['fact_accuracy']:9.3f} {r['refusal_recall']:9.3f} {r['refusal_precision']:9.3f}")
 
 
 if __name__ == "__main__":

@@ -54,10 +54,10 @@ def run_items(items: Sequence[GoldenItem], ask: Callable[[str], object], chunk_t
              "supported": bool(c.quote) and c.quote in (chunk_text(c.chunk_id) or "")}
             for c in answer.citations
         ]
-        retrieved = list(answer.retrieved)
+        retrieved = list(answer.diagnostics.retrieved)
         result = ItemResult(
             id=item.id, category=item.category, question=item.question, should_refuse=item.should_refuse,
-            refused=answer.refused, answer=answer.answer, mode=answer.mode, evidence=answer.evidence,
+            refused=answer.refused, answer=answer.answer, mode=answer.mode, evidence=answer.diagnostics.evidence,
             latency_ms=latency, expected_docs=list(item.expected_docs),
             expected_sections=list(item.expected_sections), cited=cited, retrieved=retrieved,
             relevance=metrics.relevance(retrieved, item.expected_docs, item.expected_sections),

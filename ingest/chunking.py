@@ -59,6 +59,15 @@ def passage_text(title: str, heading_path: str, text: str) -> str:
     return f"{context}\n\n{text}" if context else text
 
 
+def lexical_passage(title: str, heading_path: str, section: str, text: str) -> str:
+    """What BM25 indexes: the embedded passage with the section heading once more.
+
+    Repeating the heading weights it like a title field: "Group 1" in the heading
+    says more about a chunk than "the Group 1 threshold" in another's body.
+    """
+    return f"{passage_text(title, heading_path, text)}\n{section}"
+
+
 def chunk_blocks(meta: DocMeta, blocks: list[Block], max_words: int = 150, overlap_words: int = 30) -> list[Chunk]:
     """Group blocks into sections by heading path, then split long sections with overlap."""
     chunks: list[Chunk] = []

@@ -29,7 +29,7 @@ from pathlib import Path
 from bot.core.lexical import LexicalIndex, current_fingerprint, fingerprint
 from bot.errors import MopiError
 from bot.settings import Settings
-from ingest.chunking import Chunk, chunk_blocks, passage_text
+from ingest.chunking import Chunk, chunk_blocks, lexical_passage, passage_text
 from ingest.loaders import SUPPORTED_SUFFIXES, load_file
 from ingest.metadata import DocMeta, build_meta, load_manifest
 from ingest.model import LoadError
@@ -38,7 +38,7 @@ from bot.core.state import FileRecord, IndexState
 log = logging.getLogger(__name__)
 
 # Bump when loaders or chunking change what a file turns into: every file is then re-chunked.
-PIPELINE_VERSION = "2"
+PIPELINE_VERSION = "3"
 
 INDEXED, UNCHANGED, REMOVED, FAILED = "indexed", "unchanged", "removed", "failed"
 
@@ -296,7 +296,8 @@ class _Run:
         rows.sort(key=lambda r: (r[2].get("doc_id", ""), r[2].get("ordinal", 0)))
         index = LexicalIndex.build(
             ids=[r[0] for r in rows], texts=[r[1] for r in rows], metadatas=[r[2] for r in rows],
-            passages=[passage_text(r[2].get("title", ""), r[2].get("heading_path", ""), r[1]) for r in rows],
+            passages=[lexical_passage(r[2].get("title", ""), r[2].get("heading_path", ""), r[2].get("section", ""), r[1])
+                      for r in rows],
         )
         index.save(self.settings.bm25_dir)
         self.report.lexical_rebuilt = True

@@ -70,9 +70,9 @@ def mopi_env(home: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def run_mopi(*args: str, home: Path, cwd: Path = ROOT, timeout: float = 240, **env: str):
+def run_mopi(*args: str, home: Path, cwd: Path = ROOT, timeout: float = 240, input: str = "", **env: str):
     return subprocess.run([MOPI, *args], cwd=cwd, env=mopi_env(home, **env), capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, input=input)
 
 
 def chroma_binary() -> str:

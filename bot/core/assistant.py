@@ -13,11 +13,14 @@ from dataclasses import dataclass, replace
 
 from bot.core.extractive import best_sentence, citation_for, compose
 from bot.core.guards import is_personal_record_request, strip_injection
-from bot.core.models import Answer, Citation
-from bot.core.query import normalise_question
+from bot.core.lexical import tokenize
+from bot.core.models import Answer, Citation, Diagnostics
+from bot.core.query import normalise_question, spell_out_acronyms
 from bot.core.retrieval import Hit, Retriever, SearchFilter
 
 log = logging.getLogger(__name__)
+
+SUPERSEDED_CHECK_DEPTH = 5  # a superseded document this high in the results, and named in the question, gets a note
 
 NOT_COVERED = (
     "The guidance I hold doesn't cover that, so I can't give you a reliable answer. "
@@ -35,11 +38,23 @@ INSTRUCTIONS_ONLY = (
 
 @dataclass(frozen=True)
 class AnswerPolicy:
-    """Knobs of the core path. ``min_evidence`` is calibrated on the eval set (see evals/calibrate.py)."""
+    """Knobs of the core path. The refusal thresholds are calibrated on the golden questions
+    (``python -m evals.calibrate``), not set by feel.
 
-    min_evidence: float = 0.35
+    Refuse when the best sentence's evidence is below ``min_evidence``, or when the
+    question is weak on both other signals: no top passage covers ``min_coverage`` of it
+    and no chunk is within ``min_similarity`` of it.
+    """
+
+    min_evidence: float = 0.33
+    min_coverage: float = 0.46
+    min_similarity: float = 0.38
     top_k: int = 8
     retriever_mode: str = "hybrid"
+
+    def refuses(self, diagnostics: Diagnostics) -> bool:
+        return diagnostics.evidence < self.min_evidence or (
+            diagnostics.coverage < self.min_coverage and diagnostics.top_similarity < self.min_similarity)
 
 
 class Assistant:
@@ -60,7 +75,7 @@ class Assistant:
         started = time.perf_counter()
         answer_id = uuid.uuid4().hex[:12]
         answer = self._answer(question, max_marking or self.max_marking, context)
-        timings = {**self.retriever.timings_ms, **answer.timings_ms, "total": (time.perf_counter() - started) * 1000}
+        timings = {**answer.timings_ms, "total": (time.perf_counter() - started) * 1000}
         # Ids and timings only: an officer's question may itself hold personal data.
         log.info("answer %s mode=%s refused=%s reason=%s citations=%s total_ms=%.1f", answer_id, answer.mode,
                  answer.refused, answer.refusal_reason or "-", [c.doc_id for c in answer.citations], timings["total"])
@@ -74,48 +89,72 @@ class Assistant:
             return _refusal(question, INSTRUCTIONS_ONLY, "injection")
 
         cleaned = normalise_question(cleaned, self.retriever.lexical.vocabulary)
-        query = f"{context} {cleaned}".strip() if context else cleaned
+        query = spell_out_acronyms(f"{context} {cleaned}".strip(), self.retriever.lexical.acronyms)
         filters = SearchFilter(max_marking=max_marking)
-        hits = self.retriever.search(query, k=self.policy.top_k, mode=self.policy.retriever_mode, filters=filters)
+        hits, stats = self.retriever.search_with_stats(query, k=self.policy.top_k, mode=self.policy.retriever_mode,
+                                                       filters=filters)
         started = time.perf_counter()
         extract = compose(cleaned, hits, self.retriever.lexical.idf)
-        select_ms = (time.perf_counter() - started) * 1000
-        retrieved = tuple({"id": h.id, "doc_id": h.metadata.get("doc_id", ""), "section": h.metadata.get("section", ""),
-                           "section_number": h.metadata.get("section_number", "")} for h in hits)
-        if not extract.citations or extract.evidence < self.policy.min_evidence:
-            return replace(_refusal(question, NOT_COVERED, "no_evidence"), retrieved=retrieved,
-                           evidence=extract.evidence, timings_ms={"select": select_ms})
+        timings = {**stats.timings_ms, "select": (time.perf_counter() - started) * 1000}
+        diagnostics = Diagnostics(
+            retrieved=tuple({"id": h.id, "doc_id": h.metadata.get("doc_id", ""), "section": h.metadata.get("section", ""),
+                             "section_number": h.metadata.get("section_number", "")} for h in hits),
+            evidence=extract.evidence, coverage=extract.coverage, top_similarity=stats.top_similarity)
+        if not extract.citations or self.policy.refuses(diagnostics):
+            return replace(_refusal(question, NOT_COVERED, "no_evidence"), diagnostics=diagnostics, timings_ms=timings)
 
         text, citations = self._note_superseded(extract.text, list(extract.citations), cleaned, hits, filters)
-        answer = Answer(question, text, False, "extractive", tuple(citations), timings_ms={"select": select_ms},
-                        retrieved=retrieved, evidence=extract.evidence)
+        answer = Answer(question, text, False, "extractive", tuple(citations), timings_ms=timings,
+                        diagnostics=diagnostics)
         if self.generator is not None:
             return self.generator.answer(question=cleaned, hits=hits, fallback=answer)
         return answer
 
     def _note_superseded(self, text: str, citations: list[Citation], question: str, hits: list[Hit],
                          filters: SearchFilter) -> tuple[str, list[Citation]]:
-        """When an answer cites a superseded document, say which document is current, and cite it."""
+        """Say which document is current whenever a superseded one is cited or among the top matches.
+
+        Both documents are cited in the note, so an officer can see the old text and
+        the document that now applies.
+        """
+        idf = self.retriever.lexical.idf
+        asked = set(tokenize(question))
+        superseded = dict.fromkeys(
+            [c.doc_id for c in citations if c.status == "superseded"]
+            + [h.metadata["doc_id"] for h in hits[:SUPERSEDED_CHECK_DEPTH]
+               if h.metadata.get("status") == "superseded" and _names_document(asked, h.metadata["doc_id"], h.metadata.get("title", ""))])
         notes = []
-        for citation in list(citations):
-            if citation.status != "superseded":
-                continue
-            newer = self.retriever.superseded_by.get(citation.doc_id)
+        for old_id in superseded:
+            newer = self.retriever.superseded_by.get(old_id)
+            old = next((c for c in citations if c.doc_id == old_id), None)
             if newer is None:
-                notes.append(f"Note: {citation.title} is superseded; check which document replaced it.")
+                if old is not None:
+                    notes.append(f"Note: {old.title} [{old.n}] is superseded; check which document replaced it.")
                 continue
-            current = next((h for h in hits if h.metadata.get("doc_id") == newer), None)
-            current = current or self.retriever.best_in_document(question, newer, filters)
-            if current is None:
-                continue
-            existing = next((c for c in citations if c.doc_id == newer), None)
-            if existing is None:
-                existing = citation_for(len(citations) + 1, current, best_sentence(question, current,
-                                                                                    self.retriever.lexical.idf))
-                citations.append(existing)
-            notes.append(f"Note: {citation.title} [{citation.n}] is superseded; the current document is "
-                         f"{existing.title} [{existing.n}].")
-        return " ".join([text, *dict.fromkeys(notes)]), citations
+            current = next((c for c in citations if c.doc_id == newer), None)
+            for doc_id, found in ((old_id, old), (newer, current)):
+                if found is None:
+                    hit = next((h for h in hits if h.metadata.get("doc_id") == doc_id), None)
+                    hit = hit or self.retriever.best_in_document(question, doc_id, filters)
+                    if hit is None:
+                        break
+                    citations.append(citation_for(len(citations) + 1, hit, best_sentence(question, hit, idf)))
+            else:
+                old = next(c for c in citations if c.doc_id == old_id)
+                current = next(c for c in citations if c.doc_id == newer)
+                notes.append(f"Note: {old.title} [{old.n}] is superseded; the current document is "
+                             f"{current.title} [{current.n}].")
+        return " ".join([text, *notes]), citations
+
+
+def _names_document(question_terms: set[str], doc_id: str, title: str) -> bool:
+    """Whether a question seems to be about the document with this title.
+
+    It shares the id's or title's year or number ("the 2005 code"), or at least three of its words.
+    """
+    title_terms = set(tokenize(f"{doc_id.replace('-', ' ')} {title}"))
+    shared = question_terms & title_terms
+    return any(t.isdigit() for t in shared) or len(shared) >= 3
 
 
 def _refusal(question: str, message: str, reason: str) -> Answer:

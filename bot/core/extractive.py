@@ -32,8 +32,8 @@ _META_SECTION = re.compile(r"^\d*\.?\s*(sources?\b|source notes|references|edito
 _META_SENTENCE = re.compile(r"^(verification note|editorial note|note on sources)", re.I)
 
 MAX_SENTENCES = 3
-MAX_LIST_SPANS = 8
-SHORT_ANSWER_WORDS = 30  # a lead-in ending in ':' brings up to this many of the items that follow
+MAX_LIST_SPANS = 8  # a lead-in ending in ':' brings up to this many of the items that follow
+SHORT_SENTENCE_WORDS = 20  # a chosen sentence shorter than this brings the next one
 MAX_HITS_USED = 4  # sentences come only from the best few chunks
 SAME_CHUNK_CUTOFF = 0.6  # a further sentence from the best chunk must score this close to the best one
 OTHER_CHUNK_CUTOFF = 0.85  # ... and one from another chunk, this close
@@ -54,6 +54,7 @@ class Extract:
     text: str  # the answer, with [n] markers
     citations: tuple[Citation, ...]
     evidence: float  # best span's evidence; the refusal threshold applies to it
+    coverage: float = 0.0  # see passage_coverage
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
@@ -96,15 +97,17 @@ def score_spans(question: str, hits: Sequence[Hit], idf: Callable[[str], float])
     wants_number = bool(_WANTS_NUMBER.search(question))
     asks_for_questions = "question" in terms
     spans: list[Span] = []
+    outranked = _superseded_with_successor(hits[:MAX_HITS_USED])
     for i, hit in enumerate(hits[:MAX_HITS_USED]):
         heading = set(tokenize(hit.metadata.get("heading_path", "")))
         heading_cover = sum(idf(t) for t in terms & set(tokenize(hit.metadata.get("section", "")))) / total
         meta_section = bool(_META_SECTION.match(hit.metadata.get("section", "")))
-        previous, table_header, question, line = "", "", "", -1
+        previous, table_header, question, line, meta_line = "", "", "", -1, False
         for order, (start, end, line_no) in enumerate(_spans_with_lines(hit.text)):
             sentence = hit.text[start:end]
             if line_no != line:
                 question, line = "", line_no
+                meta_line = bool(_META_SENTENCE.match(sentence))
             is_row = hit.text[max(0, start - 2):start].lstrip(" ").endswith("|")
             table_header = (table_header or sentence) if is_row else ""
             # A span is read with what introduces it: its headings, the question a quick answer
@@ -125,13 +128,28 @@ def score_spans(question: str, hits: Sequence[Hit], idf: Callable[[str], float])
                 score -= 0.2  # a fragment, unless it answers the question just asked ("No.")
             if sentence.endswith("?") and not asks_for_questions:
                 score -= 0.3  # the question half of a Q&A pair is not an answer
-            if meta_section or _META_SENTENCE.match(sentence):
+            if meta_section or meta_line:
                 score -= 0.3  # notes about the summary itself, not guidance
+            if is_row and set(tokenize(sentence.split("|")[0])) & terms:
+                score += 0.3  # a table row keyed by what was asked ("E", "3"): a lookup answer
+            if hit.id in outranked:
+                score -= 0.15  # the current document says it too: prefer it
             spans.append(Span(i, start, end, order, score, evidence))
             previous = sentence
             if sentence.endswith("?"):
                 question = sentence
     return spans
+
+
+def _superseded_with_successor(hits: Sequence[Hit]) -> set[str]:
+    """Ids of superseded chunks whose document's successor is also among ``hits``."""
+    present = {h.metadata.get("doc_id") for h in hits}
+    return {
+        h.id for h in hits
+        if h.metadata.get("status") == "superseded"
+        and any(h.metadata.get("doc_id") in (o.metadata.get("supersedes") or "").split(",")
+                for o in hits if o.metadata.get("doc_id") in present)
+    }
 
 
 def select_spans(spans: list[Span], hits: Sequence[Hit]) -> list[Span]:
@@ -162,8 +180,9 @@ def compose(question: str, hits: Sequence[Hit], idf: Callable[[str], float]) -> 
     """Answer text with [n] markers, and one citation per run of neighbouring sentences."""
     spans = score_spans(question, hits, idf)
     chosen = _with_list_items(_with_next_sentence(select_spans(spans, hits), spans, hits), spans, hits)
+    coverage = passage_coverage(question, hits, idf)
     if not chosen:
-        return Extract("", (), 0.0)
+        return Extract("", (), 0.0, coverage)
     groups: list[list[Span]] = []
     for span in chosen:
         if groups and groups[-1][-1].hit == span.hit and groups[-1][-1].order + 1 == span.order:
@@ -176,25 +195,45 @@ def compose(question: str, hits: Sequence[Hit], idf: Callable[[str], float]) -> 
         quote = hit.text[group[0].start:group[-1].end]
         parts.append(f"{quote} [{n}]")
         citations.append(citation_for(n, hit, quote))
-    return Extract(" ".join(parts), tuple(citations), max(s.evidence for s in spans))
+    return Extract(" ".join(parts), tuple(citations), max(s.evidence for s in spans), coverage)
+
+
+def passage_coverage(question: str, hits: Sequence[Hit], idf: Callable[[str], float]) -> float:
+    """The largest share of the question's (IDF-weighted) terms that one top passage holds.
+
+    Out-of-scope questions ("how do I book annual leave?") tend to match one
+    stray word of a passage; answerable ones find most of their words together.
+    """
+    terms = set(tokenize(question))
+    total = sum(idf(t) for t in terms)
+    if not total:
+        return 0.0
+    best = 0.0
+    for hit in hits[:MAX_HITS_USED]:
+        words = set(tokenize(f"{hit.metadata.get('heading_path', '')} {hit.text}"))
+        best = max(best, sum(idf(t) for t in terms & words) / total)
+    return best
 
 
 def _with_next_sentence(chosen: list[Span], spans: list[Span], hits: Sequence[Hit]) -> list[Span]:
-    """A one-sentence answer shorter than SHORT_ANSWER_WORDS also gets the sentence after it.
+    """A chosen sentence shorter than SHORT_SENTENCE_WORDS also brings the sentence after it.
 
-    Guidance often states a rule and qualifies it in the next sentence; the
-    qualification is part of a correct answer.
+    Guidance often states a rule and qualifies it, or introduces a list, in the
+    next sentence; that is part of a correct answer.
     """
-    if not chosen or sum(len(hits[s.hit].text[s.start:s.end].split()) for s in chosen) >= SHORT_ANSWER_WORDS:
-        return chosen
-    best = chosen[0]
-    following = next((s for s in spans if s.hit == best.hit and s.order == best.order + 1), None)
-    if following is None or any(s.order == following.order and s.hit == following.hit for s in chosen):
-        return chosen
-    text = hits[following.hit].text[following.start:following.end]
-    if text.endswith("?") or _META_SENTENCE.match(text):
-        return chosen
-    return sorted([*chosen, following], key=lambda s: (s.hit != best.hit, s.hit, s.start))
+    by_position = {(s.hit, s.order): s for s in spans}
+    out = list(chosen)
+    for span in chosen:
+        if len(hits[span.hit].text[span.start:span.end].split()) >= SHORT_SENTENCE_WORDS:
+            continue
+        following = by_position.get((span.hit, span.order + 1))
+        if following is None or following in out:
+            continue
+        text = hits[following.hit].text[following.start:following.end]
+        if not (text.endswith("?") or _META_SENTENCE.match(text)):
+            out.append(following)
+    first = chosen[0].hit if chosen else 0
+    return sorted(out, key=lambda s: (s.hit != first, s.hit, s.start))
 
 
 def _with_list_items(chosen: list[Span], spans: list[Span], hits: Sequence[Hit]) -> list[Span]:
@@ -203,7 +242,10 @@ def _with_list_items(chosen: list[Span], spans: list[Span], hits: Sequence[Hit])
     out: list[Span] = []
     for span in chosen:
         out.append(span)
-        if hits[span.hit].text[span.start:span.end].endswith(":"):
+        text = hits[span.hit].text
+        following = by_position.get((span.hit, span.order + 1))
+        opens_table = following is not None and "|" in text[span.end:following.start]
+        if text[span.start:span.end].endswith(":") or opens_table:
             for step in range(1, MAX_LIST_SPANS + 1):
                 item = by_position.get((span.hit, span.order + step))
                 if item is None:

@@ -87,7 +87,7 @@ class Generator:
             return self._fall_back(fallback, "llm answer had no valid citation", started)
         generate_ms = (time.perf_counter() - started) * 1000
         return Answer(fallback.question, text, False, self.name, tuple(citations),
-                      timings_ms={**fallback.timings_ms, "generate": generate_ms})
+                      timings_ms={**fallback.timings_ms, "generate": generate_ms}, diagnostics=fallback.diagnostics)
 
     def _fall_back(self, fallback: Answer, reason: str, started: float) -> Answer:
         log.warning("generative answer fell back to extractive: %s", reason)

@@ -21,6 +21,9 @@ from pathlib import Path
 
 from bot.errors import IndexNotReadyError
 
+# Bump when tokenize() changes: every BM25 index is then rebuilt on the next ingest.
+TOKENIZER_VERSION = "3"
+
 # \w+ rather than bm25s' default \w\w+: "Group 3" must keep its "3".
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 _STOPWORDS = frozenset(
@@ -45,14 +48,22 @@ def _bm25s():
 
 
 def tokenize(text: str) -> list[str]:
-    """Lower-case, stem, drop stop words. Numbers are kept: periods and groups are numbers."""
-    words = [w for w in _TOKEN.findall(text.lower()) if w not in _STOPWORDS]
-    return _stemmer().stemWords(words)
+    """Lower-case, stem, drop stop words. Numbers are kept: periods and groups are numbers.
+
+    A word followed by a number also yields a joined token ("group 1" -> "group_1",
+    "part 3" -> "part_3"), so "Group 1" is not matched by any "1" in the corpus.
+    """
+    words = _TOKEN.findall(text.lower())
+    stems = _stemmer().stemWords(words)
+    tokens = [stem for word, stem in zip(words, stems) if word not in _STOPWORDS]
+    tokens += [f"{stem}_{nxt}" for word, stem, nxt in zip(words, stems, words[1:])
+               if nxt.isdigit() and not word.isdigit() and word not in _STOPWORDS]
+    return tokens
 
 
 def fingerprint(ids: Iterable[str]) -> str:
-    """Identity of a set of chunk ids: equal fingerprints mean the same index content."""
-    digest = hashlib.sha256()
+    """Identity of a set of chunk ids and of the tokenizer: equal fingerprints mean the same index."""
+    digest = hashlib.sha256(TOKENIZER_VERSION.encode())
     for chunk_id in sorted(ids):
         digest.update(chunk_id.encode())
         digest.update(b"\n")
@@ -78,6 +89,7 @@ class LexicalIndex:
         self.fingerprint = fingerprint
         self._idf: dict[str, float] | None = None
         self._vocabulary: frozenset[str] | None = None
+        self._acronyms: dict[str, str] | None = None
         self._idf_unseen = 0.0
 
     def __len__(self) -> int:
@@ -89,6 +101,15 @@ class LexicalIndex:
         if self._vocabulary is None:
             self._vocabulary = frozenset(w for text in self.texts for w in _TOKEN.findall(text.lower()) if w.isalpha())
         return self._vocabulary
+
+    @property
+    def acronyms(self) -> dict[str, str]:
+        """Acronyms the indexed text defines ("nrac" -> "national retention assessment criteria")."""
+        if self._acronyms is None:
+            from bot.core.query import mine_acronyms
+
+            self._acronyms = mine_acronyms(self.texts)
+        return self._acronyms
 
     def idf(self, term: str) -> float:
         """Inverse document frequency of a stemmed term; unseen terms count as rarest.
@@ -113,8 +134,9 @@ class LexicalIndex:
             retriever.index([tokenize(p) or ["_empty_"] for p in passages], show_progress=False)
         return cls(retriever, ids, texts, metadatas, fingerprint(ids))
 
-    def search(self, query: str, k: int = 10) -> list[LexicalHit]:
-        tokens = tokenize(query)
+    def search(self, query: str, k: int = 10, extra_terms: Iterable[str] = ()) -> list[LexicalHit]:
+        """BM25 hits for ``query``; ``extra_terms`` (already stemmed) are added to its tokens."""
+        tokens = tokenize(query) + list(extra_terms)
         if not self.ids or not tokens:
             return []
         k = min(k, len(self.ids))

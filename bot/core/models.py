@@ -28,6 +28,16 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class Diagnostics:
+    """Why the core answered or refused; for evals and logs, not part of the JSON contract."""
+
+    retrieved: tuple[dict, ...] = ()  # ranked hits: {id, doc_id, section, section_number}
+    evidence: float = 0.0  # how well the best sentence (with its headings) covers the question
+    coverage: float = 0.0  # how much of the question the best retrieved passage covers
+    top_similarity: float = 0.0  # cosine similarity of the nearest chunk to the question
+
+
+@dataclass(frozen=True)
 class Answer:
     question: str
     answer: str
@@ -37,8 +47,7 @@ class Answer:
     refusal_reason: str = ""  # "no_evidence", "personal_record", "injection" (not part of the JSON contract)
     timings_ms: dict[str, float] = field(default_factory=dict, compare=False)
     fallback_reason: str = ""  # why a generative answer fell back to extractive
-    retrieved: tuple[dict, ...] = field(default=(), compare=False)  # ranked hits {id, doc_id, section, section_number}
-    evidence: float = 0.0  # how strongly the best passage covers the question (refusal threshold applies)
+    diagnostics: Diagnostics = field(default_factory=Diagnostics, compare=False)
 
     def to_dict(self) -> dict:
         return {

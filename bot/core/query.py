@@ -42,6 +42,36 @@ SYNONYMS = {
 _WORD = re.compile(r"[A-Za-z][A-Za-z'/-]*|\S")
 
 
+_ACRONYM_DEF = re.compile(r"((?:[A-Za-z][\w'-]*[\s,]+){1,9})\(([A-Z][A-Za-z]{1,7})(?:[\s,;)])")
+_SKIP_INITIALS = {"and", "of", "the", "for", "on", "in", "to", "a"}
+
+
+def mine_acronyms(texts: Collection[str]) -> dict[str, str]:
+    """Acronyms the corpus defines, e.g. "national retention assessment criteria (NRAC)" -> NRAC.
+
+    A bracketed capitalised word counts when the initials of the words just before
+    it spell it out (small words like "and" and "of" may be skipped).
+    """
+    found: dict[str, str] = {}
+    for text in texts:
+        for words_before, acronym in _ACRONYM_DEF.findall(text):
+            words = re.findall(r"[A-Za-z][\w'-]*", words_before)
+            letters = acronym.upper()
+            picked: list[str] = []
+            for word in reversed(words):
+                if len(picked) == len(letters):
+                    break
+                wanted = letters[len(letters) - 1 - len(picked)]
+                if word[0].upper() == wanted:
+                    picked.insert(0, word)
+                elif word.lower() not in _SKIP_INITIALS:
+                    break
+            if len(picked) == len(letters):
+                start = words.index(picked[0], max(0, len(words) - 2 * len(letters) - 2))
+                found.setdefault(acronym.lower(), " ".join(words[start:]).lower())
+    return found
+
+
 def normalise_question(question: str, vocabulary: Collection[str]) -> str:
     """Expand abbreviations and fix likely typos against the corpus's own words.
 
@@ -61,6 +91,16 @@ def normalise_question(question: str, vocabulary: Collection[str]) -> str:
         else:
             out.append(token)
     return re.sub(r"\s{2,}", " ", "".join(out)).strip()
+
+
+def spell_out_acronyms(text: str, acronyms: dict[str, str]) -> str:
+    """``text`` followed by the expansions of the corpus-defined acronyms it uses, for retrieval.
+
+    Only retrieval sees them: scoring sentences against the expansion's many words
+    would dilute the question's own.
+    """
+    spelled = [acronyms[w] for w in dict.fromkeys(re.findall(r"[a-z]+", text.lower())) if w in acronyms]
+    return f"{text} ({'; '.join(spelled)})" if spelled else text
 
 
 def expand_terms(terms: Collection[str]) -> set[str]:

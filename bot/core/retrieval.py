@@ -9,7 +9,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from bot.core.lexical import LexicalHit, LexicalIndex
+from bot.core.lexical import LexicalHit, LexicalIndex, tokenize
+from bot.core.query import expand_terms
 from bot.core.vectorstore import VectorStore
 
 # Weighted reciprocal rank fusion, tuned on the golden questions (evals/datasets/golden.yaml):
@@ -68,6 +69,12 @@ class Hit:
     dense_similarity: float = 0.0  # cosine similarity to the query, 0 when not retrieved densely
 
 
+@dataclass(frozen=True)
+class RetrievalStats:
+    timings_ms: dict[str, float]
+    top_similarity: float  # cosine similarity of the nearest chunk, before fusion; 0 without dense search
+
+
 def rrf_fuse(rankings: list[list[str]], k: int = RRF_K, weights: list[float] | None = None) -> list[tuple[str, float]]:
     """Weighted reciprocal rank fusion of id rankings, best first (pure; ties keep first-seen order)."""
     weights = weights or [1.0] * len(rankings)
@@ -90,13 +97,12 @@ def current_first(hits: list[Hit], superseded_by: dict[str, str]) -> list[Hit]:
 
 
 class Retriever:
-    """BM25 + dense over one index. Stage timings of the last search are kept for benchmarks."""
+    """BM25 + dense over one index. Holds no per-query state, so one instance serves concurrent askers."""
 
     def __init__(self, store: VectorStore, lexical: LexicalIndex, embedder):
         self.store = store
         self.lexical = lexical
         self.embedder = embedder
-        self.timings_ms: dict[str, float] = {}
         self.documents = _documents(lexical)
         # doc id -> the id of a current document that supersedes it
         self.superseded_by = {
@@ -108,6 +114,11 @@ class Retriever:
 
     def search(self, query: str, k: int = 8, mode: str = "hybrid", depth: int = 30,
                filters: SearchFilter = SearchFilter()) -> list[Hit]:
+        return self.search_with_stats(query, k, mode, depth, filters)[0]
+
+    def search_with_stats(self, query: str, k: int = 8, mode: str = "hybrid", depth: int = 30,
+                          filters: SearchFilter = SearchFilter()) -> tuple[list[Hit], RetrievalStats]:
+        """Hits, best first, with each stage's time and the nearest chunk's similarity."""
         timings: dict[str, float] = {}
         started = time.perf_counter()
         dense: list[tuple[str, str, dict, float]] = []
@@ -120,7 +131,9 @@ class Retriever:
         lexical: list[LexicalHit] = []
         if mode in ("hybrid", "bm25"):
             started = time.perf_counter()
-            lexical = [h for h in self.lexical.search(query, k=depth * 3) if filters.admits(h.metadata)][:depth]
+            synonyms = expand_terms(set(tokenize(query)))
+            lexical = [h for h in self.lexical.search(query, k=depth * 3, extra_terms=synonyms)
+                       if filters.admits(h.metadata)][:depth]
             timings["bm25"] = _ms_since(started)
 
         started = time.perf_counter()
@@ -136,8 +149,7 @@ class Retriever:
         ]
         hits = current_first(hits, self.superseded_by)[:k]
         timings["fuse"] = _ms_since(started)
-        self.timings_ms = timings
-        return hits
+        return hits, RetrievalStats(timings, dense[0][3] if dense else 0.0)
 
     def best_in_document(self, query: str, doc_id: str, filters: SearchFilter = SearchFilter()) -> Hit | None:
         """The chunk of one document that best matches ``query`` (BM25), e.g. the current Code's."""
