@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import logging
 import sys
+from datetime import date
 from pathlib import Path
 
 import click
 
+from bot.core.register.model import STATUSES
 from bot.errors import MopiError
 from bot.settings import Settings, load_settings
 
@@ -49,7 +51,7 @@ def ingest(settings: Settings, paths: tuple[Path, ...], strict: bool) -> None:
     that cannot be read is reported and the rest carry on.
     """
     report = _ingest(settings, list(paths) or [settings.corpus_dir])
-    if strict and report.failures:
+    if strict and (report.failures or report.register_error):
         sys.exit(1)
 
 
@@ -172,6 +174,114 @@ def run(settings: Settings) -> None:
     embedder = make_embedder(settings)
     _ingest(settings, [settings.corpus_dir], embedder)
     _chat(build_assistant(settings, embedder))
+
+
+class _StatusGroup(click.Group):
+    """`mopi status [ID]` shows items; `mopi status update|export ...` changes or writes the register."""
+
+    def resolve_command(self, ctx, args):
+        if args and args[0] not in self.commands:
+            return None, None, args  # an item id: handled by the group itself
+        return super().resolve_command(ctx, args)
+
+    def parse_args(self, ctx, args):
+        if args and not args[0].startswith("-") and args[0] not in self.commands:
+            ctx.meta["status_id"] = args[0]
+            args = args[1:]
+        return super().parse_args(ctx, args)
+
+
+@main.group(cls=_StatusGroup, invoke_without_command=True)
+@click.option("--status", "status_filter", type=click.Choice(STATUSES), help="Only items with this status.")
+@click.option("--theme", help="Only items with this theme.")
+@click.option("--addressee", help="Only items addressed to someone matching this text.")
+@click.option("--search", "text", metavar="TEXT", help="Only items whose text or notes hold all these words.")
+@click.option("--overdue", is_flag=True, help="Only items past their deadline and not complete.")
+@click.option("--as-of", "as_of", metavar="DATE", help="Judge --overdue by the status the history gives on DATE.")
+@click.option("--json", "as_json", is_flag=True, help="JSON: an item carries id, status and updates.")
+@click.pass_context
+def status(ctx: click.Context, status_filter, theme, addressee, text, overdue, as_of, as_json) -> None:
+    """The HMIC recommendation register: `mopi status` (summary), `mopi status ID` (item, history,
+    sources), or filtered lists. `mopi status update ID ...` records progress; `mopi status export`
+    writes the register as YAML or CSV."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from bot.console import print_register_item, print_register_list, print_register_summary
+    from bot.core.register.model import parse_date
+
+    store = _register(ctx.obj)
+    rec_id = ctx.meta.get("status_id")
+    if rec_id:
+        item = store.get(rec_id)
+        if item is None:
+            raise MopiError(f"no recommendation {rec_id!r}; known: {', '.join(r.id for r in store.all())}")
+        _emit([item], as_json, lambda items: print_register_item(items[0]), single=True)
+        return
+    try:
+        day = parse_date(as_of) if as_of else None
+    except ValueError as exc:
+        raise MopiError(f"--as-of: {exc}") from None
+    filtered = any([status_filter, theme, addressee, text, overdue])
+    items = store.overdue(day or date.today()) if overdue else store.all()
+    items = [r for r in items if r in store.find(status=status_filter, theme=theme, addressee=addressee, text=text)]
+    if filtered or as_json:
+        _emit(items, as_json, lambda xs: print_register_list(xs, day))
+    else:
+        print_register_summary(store.all())
+
+
+@status.command("update")
+@click.argument("rec_id", metavar="ID")
+@click.option("--status", "new_status", required=True, type=click.Choice(STATUSES))
+@click.option("--note", required=True, help="What changed, in a sentence.")
+@click.option("--source", required=True, metavar="DOC#SECTION|URL", help="The document and section (or URL) that says so.")
+@click.option("--by", "by", required=True, metavar="NAME", help="Who is recording the update.")
+@click.pass_obj
+def status_update(settings: Settings, rec_id, new_status, note, source, by) -> None:
+    """Append an update to an item's history (never overwrites); records who and when."""
+    from bot.core.lexical import LexicalIndex
+    from bot.core.register.answers import known_sections
+    from bot.core.register.model import Source
+
+    store = _register(settings)
+    update = store.add_update(rec_id.upper(), new_status, note, Source.parse(source), by,
+                              known_sections(LexicalIndex.load(settings.bm25_dir)))
+    click.echo(f"{rec_id.upper()}: {update.status} on {update.date}, recorded by {update.by} at {update.recorded_at}")
+
+
+@status.command("export")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV, one row per update, instead of YAML.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to a file instead of standard output.")
+@click.pass_obj
+def status_export(settings: Settings, as_csv: bool, output: Path | None) -> None:
+    """Write the register, recorded updates included, for review in git."""
+    store = _register(settings)
+    text = store.export_csv() if as_csv else store.export_yaml()
+    if output:
+        output.write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
+
+
+def _register(settings: Settings):
+    from bot.core.register import RegisterStore
+    from bot.errors import IndexNotReadyError
+
+    if not settings.register_db.is_file():
+        raise IndexNotReadyError("no recommendation register yet: run `mopi ingest` (it loads corpus/recommendations.yaml)")
+    return RegisterStore(settings.register_db)
+
+
+def _emit(items, as_json: bool, show, single: bool = False) -> None:
+    import json
+
+    from bot.core.register.model import item_dict
+
+    if as_json:
+        data = [item_dict(r) for r in items]
+        click.echo(json.dumps(data[0] if single else data, indent=2, ensure_ascii=False))
+    else:
+        show(items)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -56,6 +56,13 @@ def print_ingest_summary(report) -> None:
     out.print(table)
     for failure in report.failures:
         out.print(f"[red]failed[/red] {failure.path}: {failure.reason}", highlight=False, soft_wrap=True)
+    if report.register:
+        r = report.register
+        out.print(f"register: {r['recommendations']} recommendations, {r['seed_updates']} seed updates, "
+                  f"{r['manual_updates_kept']} recorded updates kept", highlight=False)
+    if report.register_error:
+        out.print(f"[red]register not loaded[/red] (previous register kept): {report.register_error}",
+                  highlight=False, soft_wrap=True)
 
 
 def print_rows(title: str, rows: list[tuple[str, str]]) -> None:
@@ -90,3 +97,41 @@ def print_answer(answer) -> None:
     if answer.fallback_reason:
         err.print(f"(answered extractively: {answer.fallback_reason})", style="dim")
     out.print()
+
+
+def print_register_summary(items) -> None:
+    from collections import Counter
+
+    counts = Counter(r.status for r in items)
+    table = Table(title=f"Recommendation register ({len(items)} items)")
+    table.add_column("status")
+    table.add_column("items", justify="right")
+    table.add_column("ids")
+    for status in sorted(counts, key=lambda s: (s == "complete", s)):
+        table.add_row(status, str(counts[status]), ", ".join(r.id for r in items if r.status == status))
+    out.print(table)
+
+
+def print_register_list(items, as_of=None) -> None:
+    if not items:
+        out.print("No recommendations match.")
+        return
+    table = Table(title="Recommendations" + (f" (status as of {as_of.isoformat()})" if as_of else ""))
+    for column in ("id", "status", "deadline", "theme", "text"):
+        table.add_column(column)
+    for r in items:
+        table.add_row(r.id, r.status_on(as_of) if as_of else r.status, r.deadline or "", r.theme, r.text[:90])
+    out.print(table)
+
+
+def print_register_item(r) -> None:
+    out.print(f"[bold]{r.id}[/bold] — {r.status}", highlight=False)
+    out.print(f"Addressed to: {r.addressee}" + (f"; deadline {r.deadline}" if r.deadline else ""), highlight=False)
+    out.print(f"Source: {r.report} § {r.section}", highlight=False)
+    out.print(r.text, highlight=False, soft_wrap=True)
+    table = Table(title="History (oldest first)")
+    for column in ("date", "status", "note", "source", "recorded by"):
+        table.add_column(column)
+    for u in r.updates:
+        table.add_row(u.date, u.status, u.note, str(u.source), u.by)
+    out.print(table)

@@ -58,6 +58,10 @@ class Settings:
         return self.home / "index-state.sqlite"
 
     @property
+    def register_db(self) -> Path:
+        return self.home / "register.sqlite"
+
+    @property
     def bm25_dir(self) -> Path:
         return self.home / "bm25" / self.collection_name
 

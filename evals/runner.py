@@ -24,7 +24,7 @@ class ItemResult:
     latency_ms: float
     expected_docs: list[str]
     expected_sections: list[str]
-    cited: list[dict] = field(default_factory=list)  # {n, doc_id, section, status, quote, supported}
+    cited: list[dict] = field(default_factory=list)  # {n, doc_id, section, status, quote, supported (None: a URL)}
     retrieved: list[dict] = field(default_factory=list)
     relevance: list[int] = field(default_factory=list)
     fact_ok: bool | None = None  # None for questions that should be refused
@@ -49,9 +49,10 @@ def run_items(items: Sequence[GoldenItem], ask: Callable[[str], object], chunk_t
         started = time.perf_counter()
         answer = ask(item.question)
         latency = (time.perf_counter() - started) * 1000
+        # A citation of a web page (a register source) has no stored chunk to check its quote against.
         cited = [
             {"n": c.n, "doc_id": c.doc_id, "section": c.section, "status": c.status, "quote": c.quote,
-             "supported": bool(c.quote) and c.quote in (chunk_text(c.chunk_id) or "")}
+             "supported": bool(c.quote) and c.quote in (chunk_text(c.chunk_id) or "") if c.chunk_id else None}
             for c in answer.citations
         ]
         retrieved = list(answer.diagnostics.retrieved)
@@ -66,8 +67,9 @@ def run_items(items: Sequence[GoldenItem], ask: Callable[[str], object], chunk_t
             result.fact_ok = not answer.refused and metrics.facts_ok(answer.answer, item.must_include_any,
                                                                      item.must_not_include)
             result.citation_precision = metrics.citation_precision([c["doc_id"] for c in cited], item.expected_docs)
-        if cited:
-            result.citation_support = sum(c["supported"] for c in cited) / len(cited)
+        checkable = [c["supported"] for c in cited if c["supported"] is not None]
+        if checkable:
+            result.citation_support = sum(checkable) / len(checkable)
         results.append(result)
         if on_item:
             on_item(result)

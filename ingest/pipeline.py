@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.core.lexical import LexicalIndex, current_fingerprint, fingerprint
+from bot.core.register import SEED_NAME, RegisterError, sync_seed
 from bot.errors import MopiError
 from bot.settings import Settings
 from ingest.chunking import Chunk, chunk_blocks, lexical_passage, passage_text
@@ -64,6 +65,8 @@ class IngestReport:
     embedded: int = 0
     model_loaded: bool = False
     lexical_rebuilt: bool = False
+    register: dict[str, int] | None = None  # what loading the recommendation register did
+    register_error: str = ""
 
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
@@ -199,6 +202,17 @@ class _Run:
                 self.store.delete(extra)
         if current_fingerprint(self.settings.bm25_dir) != fingerprint(expected):
             self._rebuild_lexical(expected)
+        self._sync_register(paths)
+
+    def _sync_register(self, paths: Sequence[Path]) -> None:
+        """Load the recommendation register's seed, checked against the documents just indexed."""
+        seeds = [p / SEED_NAME for p in paths if (p / SEED_NAME).is_file()]
+        if not seeds:
+            return
+        try:
+            self.report.register = sync_seed(seeds[0], self.settings.register_db, LexicalIndex.load(self.settings.bm25_dir))
+        except (RegisterError, MopiError) as exc:
+            self.report.register_error = str(exc)
 
     # -- one file -------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ module imports none of them.
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from dataclasses import dataclass, replace
@@ -16,6 +17,7 @@ from bot.core.guards import is_personal_record_request, strip_injection
 from bot.core.lexical import tokenize
 from bot.core.models import Answer, Citation, Diagnostics
 from bot.core.query import normalise_question, spell_out_acronyms
+from bot.core.register.answers import answer_register, route, split_clauses
 from bot.core.retrieval import Hit, Retriever, SearchFilter
 
 log = logging.getLogger(__name__)
@@ -59,11 +61,12 @@ class AnswerPolicy:
 
 class Assistant:
     def __init__(self, retriever: Retriever, policy: AnswerPolicy = AnswerPolicy(), generator=None,
-                 max_marking: str = "OFFICIAL"):
+                 max_marking: str = "OFFICIAL", register=None):
         self.retriever = retriever
         self.policy = policy
         self.generator = generator  # optional LLM answerer (bot.core.generative.Generator)
         self.max_marking = max_marking
+        self.register = register  # optional RegisterStore: status questions are answered from it
 
     def ask(self, question: str, *, max_marking: str | None = None, context: str = "") -> Answer:
         """Answer ``question`` from the guidance, or refuse.
@@ -88,6 +91,39 @@ class Assistant:
         if had_instructions and len(cleaned.split()) < 3:
             return _refusal(question, INSTRUCTIONS_ONLY, "injection")
 
+        if self.register is not None:
+            answer = self._answer_with_register(question, cleaned, max_marking, context)
+            if answer is not None:
+                return answer
+        return self._answer_from_documents(question, cleaned, max_marking, context)
+
+    def _answer_with_register(self, question: str, cleaned: str, max_marking: str, context: str) -> Answer | None:
+        """Register answers for the status parts of a question, a document answer for the rest."""
+        idf = self.retriever.lexical.idf
+        routed = [(clause, route(clause, self.register, idf)) for clause in split_clauses(cleaned) or [cleaned]]
+        if not any(query for _, query in routed):
+            return None
+        texts, citations = [], []
+        for _, query in routed:
+            if query is not None:
+                text, cited = answer_register(query, self.register, self.retriever.lexical, len(citations) + 1)
+                texts.append(text)
+                citations += cited
+        rest = " ".join(clause for clause, query in routed if query is None)
+        if rest:
+            documents = self._answer_from_documents(rest, rest, max_marking, context)
+            if not documents.refused:
+                texts.append(_renumber(documents.answer, len(citations)))
+                citations += [replace(c, n=c.n + len(citations)) for c in documents.citations]
+        refused = not citations and all(q is None or q.kind == "unknown_id" for _, q in routed)
+        # The register's "retrieval" is the sources it cites; evals score them like retrieved passages.
+        sources = tuple({"id": c.chunk_id, "doc_id": c.doc_id, "section": c.section,
+                         "section_number": c.section.split(" ")[0]} for c in citations if c.doc_id)
+        return Answer(question, "\n\n".join(texts), refused, "register", tuple(citations),
+                      refusal_reason="not_in_register" if refused else "", diagnostics=Diagnostics(retrieved=sources))
+
+    def _answer_from_documents(self, question: str, cleaned: str, max_marking: str, context: str) -> Answer:
+        # Typos are fixed for document search only: register routing matches ids and status words as typed.
         cleaned = normalise_question(cleaned, self.retriever.lexical.vocabulary)
         query = spell_out_acronyms(f"{context} {cleaned}".strip(), self.retriever.lexical.acronyms)
         filters = SearchFilter(max_marking=max_marking)
@@ -155,6 +191,11 @@ def _names_document(question_terms: set[str], doc_id: str, title: str) -> bool:
     title_terms = set(tokenize(f"{doc_id.replace('-', ' ')} {title}"))
     shared = question_terms & title_terms
     return any(t.isdigit() for t in shared) or len(shared) >= 3
+
+
+def _renumber(text: str, offset: int) -> str:
+    """Shift every [n] marker by ``offset`` (when an answer follows another's citations)."""
+    return re.sub(r"\[(\d+)\]", lambda m: f"[{int(m.group(1)) + offset}]", text)
 
 
 def _refusal(question: str, message: str, reason: str) -> Answer:

@@ -9,10 +9,11 @@ import re
 
 # Words that make a question about *a record held on someone*, not about guidance.
 _RECORD = (r"(?:record|records|file|files|data|details|info|information|intel|intelligence|conviction|convictions|"
-           r"caution|cautions|arrest|arrests|history|entry|entries|nominal|profile|custody image|photo|dna|"
-           r"fingerprints?|pnc|pnd|niche|athena|storm)")
+           r"convicted|caution|cautions|cautioned|arrest|arrests|arrested|charged|history|entry|entries|nominal|"
+           r"profile|custody image|photo|dna|fingerprints?|pnc|pnd|niche|athena|storm|marker|markers|flag|flags|"
+           r"visor|mappa|previous|clear period|warning|warnings|anything on)")
 _TITLE = r"(?:mr|mrs|ms|miss|mx|dr|sir|dame)\.?"
-_NAME_WORD = r"[A-Z][a-z]+(?:[-'][A-Z][a-z]+)?"
+_NAME_WORD = r"(?:[A-Z][a-z]+|[A-Z]')(?:[-']?[A-Z][a-z]+)?"  # Smith, O'Neill, Smith-Jones
 # Capitalised words that start domain phrases, not people's names ("Chief Constable", "Group 3").
 _NOT_NAMES = frozenset(
     "the a an and or of in on for to is are was my our your their this that what when where which who how why "
@@ -24,6 +25,11 @@ _NOT_NAMES = frozenset(
     "december section part annex appendix table glossary guidance npcc acpo case custody intelligence "
     "sharing recording evaluation".split()
 )
+# A street address or a record reference number identifies someone as surely as a name.
+_ADDRESS = re.compile(r"\b\d{1,4}[a-z]?,?\s+[A-Z][a-z]+\s+(?:St|Street|Rd|Road|Ave|Avenue|Lane|Ln|Close|Drive|Dr|Way|"
+                      r"Crescent|Court|Place|Terrace|Grove|Gardens)\b")
+_REFERENCE = re.compile(r"\b(?:nominal|crime|custody|pnc|pnd|occurrence|incident|urn|case|ref|reference)\b"
+                        r"(?:\s+(?:ref|reference|no|number|id))?\.?\s*:?\s*#?[A-Z0-9/-]*\d{3,}", re.I)
 _DOB = re.compile(r"\b(?:dob|d\.o\.b\.?|date of birth|born (?:on|in)?\s*\d)\b|\b\d{1,2}/\d{1,2}/\d{2,4}\b", re.I)
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
 _TITLED_NAME = re.compile(rf"\b{_TITLE}\s+{_NAME_WORD}\b", re.I)
@@ -34,7 +40,7 @@ _RELATION = re.compile(
     r"friend|colleague|boss|cousin|uncle|aunt|nephew|niece|tenant|landlord|lodger|girlfriend|boyfriend)\b(?:'s)?",
     re.I,
 )
-_SELF = re.compile(rf"\b(?:my|me)\b.{{0,30}}\b{_RECORD}\b|\b{_RECORD}\b.{{0,20}}\b(?:on|about|of)\s+me\b", re.I)
+_SELF = re.compile(rf"\bmy\b.{{0,30}}\b{_RECORD}\b|\b{_RECORD}\b.{{0,20}}\b(?:on|about|of)\s+me\b", re.I)
 _LOOKUP = re.compile(
     rf"\b(?:is|are|was|check|look up|lookup|search|find|has|have|does|when (?:is|will))\b.{{0,60}}\b{_RECORD}\b"
     rf"|\b{_RECORD}\b.{{0,40}}\b(?:due|deleted|kept|held|removed|weeded|retained)\b"
@@ -66,7 +72,7 @@ def is_personal_record_request(question: str) -> bool:
     about a named person's record invites a decision that needs the record.
     """
     has_record_word = bool(re.search(rf"\b{_RECORD}\b", question, re.I) or _LOOKUP.search(question))
-    if _DOB.search(question):
+    if _DOB.search(question) or _ADDRESS.search(question) or _REFERENCE.search(question):
         return True
     if _SELF.search(question):
         return True

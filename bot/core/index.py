@@ -83,4 +83,9 @@ def build_assistant(settings: Settings, embedder=None, llm: str | None = None):
 
         generator = make_generator(spec, base_url=settings.llm_base_url, api_key=settings.llm_api_key,
                                    timeout=settings.llm_timeout, idf=retriever.lexical.idf)
-    return Assistant(retriever, policy, generator=generator, max_marking=settings.max_marking)
+    register = None
+    if settings.register_db.is_file():
+        from bot.core.register import RegisterStore
+
+        register = RegisterStore(settings.register_db)
+    return Assistant(retriever, policy, generator=generator, max_marking=settings.max_marking, register=register)

@@ -86,7 +86,10 @@ def normalise_question(question: str, vocabulary: Collection[str]) -> str:
             replacement = ABBREVIATIONS[core]
             out.append(token.lower().replace(core, replacement) if replacement else "")
         elif len(core) >= 5 and core.isalpha() and core not in vocabulary:
-            close = difflib.get_close_matches(core, vocabulary, n=1, cutoff=0.84)
+            # Typos rarely change a word's first letter or length by more than two: comparing only
+            # those candidates keeps this to a millisecond instead of a scan of the whole vocabulary.
+            candidates = [w for w in vocabulary if w[0] == core[0] and abs(len(w) - len(core)) <= 2]
+            close = difflib.get_close_matches(core, candidates, n=1, cutoff=0.84)
             out.append(token.lower().replace(core, close[0]) if close else token)
         else:
             out.append(token)

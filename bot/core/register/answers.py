@@ -1,0 +1,234 @@
+"""Status questions answered from the register, cited like document answers.
+
+Routing is plain pattern matching over the question, so it is predictable and
+unit-tested: recommendation ids, "outstanding", "overdue / due by", and status
+words with a matching item. A question that also asks something else gets a
+document answer for that part too (see Assistant).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from bot.core.extractive import best_sentence
+from bot.core.lexical import LexicalIndex, tokenize
+from bot.core.models import Citation
+from bot.core.register.model import OPEN_STATUSES, Recommendation, Source, Update, parse_date
+from bot.core.register.store import RegisterStore
+from bot.core.retrieval import Hit
+
+_ID = re.compile(r"\b([A-Za-z]{2,5}-[Rr]?\d{1,3})\b")
+_OUTSTANDING = re.compile(
+    r"\b(outstanding|still open|open (?:items?|recommendations?|actions?)|not (?:yet )?(?:complete|completed|done)"
+    r"|left to do|remaining|incomplete)\b", re.I)
+_OVERDUE = re.compile(r"\b(overdue|past (?:the |its )?deadline|missed (?:the |its )?deadline)\b", re.I)
+_DUE_BY = re.compile(r"\bdue (?:by|before|on)\b", re.I)
+_STATUS_WORDS = re.compile(
+    r"\b(status|progress|where are we|complete|completed|done|filled|recruited|implemented|agreed|advertised|"
+    r"started|instigated|happen|happened|delivered|being met|up to date|update|deadline)\b", re.I)
+_DATE_IN_TEXT = re.compile(
+    r"\b(\d{1,2})(?:st|nd|rd|th)? (january|february|march|april|may|june|july|august|september|october|november|"
+    r"december),? (\d{4})\b|\b(\d{4}-\d{2}-\d{2})\b", re.I)
+_CLAUSES = re.compile(r"\?\s+|;\s+|\s+and also\s+|\s+and (?=what|how|when|who|does|do|is|are|can)", re.I)
+# Words that say what kind of question it is, not which item it is about.
+_ROUTING_WORDS = set(tokenize(
+    "status progress where are we complete completed done filled recruited implemented agreed advertised started "
+    "instigated happen happened delivered being met up to date update deadline yet actually ever still has have did "
+    "was "
+    "what which whats how many temp"))
+MIN_MATCH = 0.5  # share of the question's item words an item must hold to be "the item asked about"
+CLOSE_MATCH = 0.9  # other items must match this nearly as well as the best to be shown too
+
+
+@dataclass(frozen=True)
+class RegisterQuery:
+    kind: str  # "items", "outstanding", "overdue", "due_by", "unknown_id"
+    ids: tuple[str, ...] = ()
+    as_of: date | None = None
+
+
+def route(question: str, store: RegisterStore, idf) -> RegisterQuery | None:
+    """What, if anything, the register should answer in ``question``."""
+    ids = [m.upper() for m in _ID.findall(question)]
+    if ids:
+        known = {r.id for r in store.all()}
+        found = tuple(dict.fromkeys(i for i in ids if i in known))
+        return RegisterQuery("items", found) if found else RegisterQuery("unknown_id", tuple(ids))
+    if _DUE_BY.search(question) and _date_in(question):
+        return RegisterQuery("due_by", as_of=_date_in(question))
+    if _OVERDUE.search(question):
+        return RegisterQuery("overdue", as_of=_date_in(question))
+    if _OUTSTANDING.search(question):
+        return RegisterQuery("outstanding")
+    if _STATUS_WORDS.search(question):
+        matches = match_items(question, store.all(), idf)
+        if matches:
+            return RegisterQuery("items", tuple(r.id for r in matches))
+    return None
+
+
+def split_clauses(question: str) -> list[str]:
+    """'status of X and what does the APP say about Y?' -> two questions."""
+    return [c.strip(" ,.?") + "?" for c in _CLAUSES.split(question) if c and len(c.split()) >= 2]
+
+
+def match_items(question: str, items: list[Recommendation], idf) -> list[Recommendation]:
+    """Items whose text holds most of the question's (IDF-weighted) item words.
+
+    Words found only in an item's update notes count half: notes often mention
+    neighbouring items ("see LAN-02").
+    """
+    terms = set(tokenize(question)) - _ROUTING_WORDS
+    total = sum(idf(t) for t in terms)
+    if not total:
+        return []
+    scored = []
+    for r in items:
+        own = set(tokenize(f"{r.id} {r.text} {r.addressee}"))
+        notes = set(tokenize(" ".join(u.note for u in r.updates))) - own
+        scored.append(((sum(idf(t) for t in terms & own) + 0.5 * sum(idf(t) for t in terms & notes)) / total, r))
+    best = max((s for s, _ in scored), default=0.0)
+    close = [(s, r) for s, r in scored if s >= MIN_MATCH and s >= CLOSE_MATCH * best]
+    return [r for _, r in sorted(close, key=lambda sr: -sr[0])]
+
+
+def answer_register(query: RegisterQuery, store: RegisterStore, lexical: LexicalIndex,
+                    first_n: int = 1) -> tuple[str, list[Citation]]:
+    """Answer text with [n] markers, and its citations numbered from ``first_n``."""
+    cites = _Citations(lexical, first_n)
+    if query.kind == "unknown_id":
+        held = ", ".join(r.id for r in store.all())
+        return (f"The register holds no recommendation {', '.join(query.ids)}. It holds: {held}.", [])
+    if query.kind == "outstanding":
+        items = [r for r in store.all() if r.status in OPEN_STATUSES]
+        lines = [f"{r.id} ({_short(r.text)}): {_status_phrase(r.status)}{_latest(r, cites)}" for r in items]
+        head = f"{len(items)} of {len(store.all())} register items are not complete:"
+        return "\n".join([head, *(f"- {line}" for line in lines)]), cites.list
+    if query.kind == "due_by":
+        day = query.as_of
+        due = [r for r in store.all() if r.deadline and parse_date(r.deadline) <= day]
+        if not due:
+            return f"Nothing in the register was due by {_long_date(day.isoformat())}.", []
+        lines = [f"{r.id} was due {_long_date(r.deadline)}{cites.for_item(r)}; on {day.isoformat()} its status was "
+                 f"{_status_phrase(r.status_on(day))}, and it is now {_status_phrase(r.status)}{_latest(r, cites)}. "
+                 f"{_short(r.text, 30)}" for r in due]
+        return "\n".join([f"Due by {_long_date(day.isoformat())}:", *(f"- {line}" for line in lines)]), cites.list
+    if query.kind == "overdue":
+        day = query.as_of or date.today()
+        items = store.overdue(day)
+        if not items:
+            due = [r for r in store.all() if r.deadline]
+            detail = "; ".join(f"{r.id} was due {_long_date(r.deadline)} and was {r.status_on(day)} on "
+                               f"{day.isoformat()}{cites.for_item(r)}" for r in due)
+            return f"Nothing in the register is overdue as of {day.isoformat()}. {detail}".strip(), cites.list
+        lines = [f"{r.id} was due {_long_date(r.deadline)} and was {r.status_on(day)} on {day.isoformat()}"
+                 f"{cites.for_item(r)}: {_short(r.text)}" for r in items]
+        return "\n".join([f"Overdue as of {day.isoformat()}:", *(f"- {line}" for line in lines)]), cites.list
+    parts = [_item_detail(store.get(i), cites) for i in query.ids]
+    return "\n\n".join(parts), cites.list
+
+
+def _item_detail(r: Recommendation, cites: _Citations) -> str:
+    deadline = f"; deadline {r.deadline} ({_long_date(r.deadline)})" if r.deadline else ""
+    latest = r.updates[-1].date if r.updates else ""
+    lines = [f"{r.id}: {_status_phrase(r.status)}{f' as of {latest}' if latest else ''}{cites.for_item(r)}. "
+             f"Addressed to {r.addressee}{deadline}.", f"Recommendation: {r.text}"]
+    if r.updates:
+        lines.append("History (oldest first):")
+        lines += [f"- {u.date}: {u.status}{' (recorded by ' + u.by + ')' if u.by else ''} – {u.note}"
+                  f"{cites.for_update(u)}" for u in r.updates]
+    return "\n".join(lines)
+
+
+def _status_phrase(status: str) -> str:
+    return "status unknown (the sources do not give one)" if status == "unknown" else status
+
+
+def _latest(r: Recommendation, cites: _Citations) -> str:
+    if not r.updates:
+        return ""
+    u = r.updates[-1]
+    return f" ({u.date}){cites.for_update(u)}"
+
+
+def _short(text: str, words: int = 14) -> str:
+    parts = text.split()
+    return " ".join(parts[:words]) + ("…" if len(parts) > words else "")
+
+
+def _long_date(text: str) -> str:
+    day = parse_date(text)
+    return f"{day.day} {day:%B %Y}" if len(text) == 10 else f"{day:%B %Y}"
+
+
+def _date_in(question: str) -> date | None:
+    match = _DATE_IN_TEXT.search(question)
+    if not match:
+        return None
+    if match.group(4):
+        return parse_date(match.group(4))
+    return datetime.strptime(f"{match.group(1)} {match.group(2)} {match.group(3)}", "%d %B %Y").date()
+
+
+class _Citations:
+    """Numbers sources in order of first use; each document section is cited once."""
+
+    def __init__(self, lexical: LexicalIndex, first_n: int):
+        self.lexical = lexical
+        self.next_n = first_n
+        self.list: list[Citation] = []
+        self._by_key: dict[str, int] = {}
+
+    def for_item(self, r: Recommendation) -> str:
+        return self._marker(Source(doc=r.report, section=r.section), r.text)
+
+    def for_update(self, u: Update) -> str:
+        return self._marker(u.source, u.note)
+
+    def _marker(self, source: Source, about: str) -> str:
+        key = str(source)
+        if key not in self._by_key:
+            citation = self._cite(source, about)
+            if citation is None:
+                return ""
+            self._by_key[key] = citation.n
+            self.list.append(citation)
+            self.next_n += 1
+        return f" [{self._by_key[key]}]"
+
+    def _cite(self, source: Source, about: str) -> Citation | None:
+        if source.url:
+            return Citation(self.next_n, "", source.url.split("/")[2] if "//" in source.url else source.url, "", None,
+                            source.url, "current", "")
+        hits = [Hit(i, t, m, 0.0) for i, t, m in zip(self.lexical.ids, self.lexical.texts, self.lexical.metadatas)
+                if m.get("doc_id") == source.doc and section_matches(source.section, m)]
+        if not hits:
+            return None
+        best = max(hits, key=lambda h: len(set(tokenize(about)) & set(tokenize(h.text))))
+        meta = best.metadata
+        return Citation(self.next_n, source.doc, meta.get("title", ""), meta.get("section", ""), meta.get("page"),
+                        meta.get("source_url", ""), meta.get("status", "current"),
+                        best_sentence(about, best, self.lexical.idf), best.id)
+
+
+def section_matches(section: str, meta: dict) -> bool:
+    """A register section ("3.5(a)", "Recommendation 1") against a chunk's section number or heading."""
+    if not section:
+        return True
+    wanted = section.strip().lower()
+    number = str(meta.get("section_number", "")).lower()
+    heading = str(meta.get("section", "")).lower()
+    return number == wanted or heading == wanted or heading.startswith(wanted + " ")
+
+
+def known_sections(lexical: LexicalIndex) -> dict[str, set[str]]:
+    """Each indexed document's section numbers and headings (lower case), to validate sources against."""
+    out: dict[str, set[str]] = {}
+    for meta in lexical.metadatas:
+        sections = out.setdefault(meta["doc_id"], set())
+        for key in ("section_number", "section"):
+            if meta.get(key):
+                sections.add(str(meta[key]).lower())
+    return out

@@ -1,0 +1,22 @@
+"""All benchmarks: ingest (throwaway homes), then answers (the real MOPI_HOME, brought up to date first).
+
+    python -m evals.benchmarks
+"""
+
+from __future__ import annotations
+
+import sys
+
+from evals.benchmarks import bench_answers, bench_ingest
+
+
+def main() -> int:
+    print("## Ingest\n")
+    ingest_code = bench_ingest.main([])
+    print("\n## Answers\n")
+    answers_code = bench_answers.main(["--ensure-index"])
+    return max(ingest_code, answers_code)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
