@@ -167,13 +167,50 @@ def _chat(assistant) -> None:
 def run(settings: Settings) -> None:
     """Index the corpus (only what changed), then start the assistant.
 
-    Starts a terminal chat that ends at end of input.
+    With SLACK_BOT_TOKEN set, the Slack bot (Socket Mode if SLACK_APP_TOKEN is set,
+    else HTTP mode); otherwise a terminal chat that ends at end of input.
     """
     from bot.core.index import build_assistant, make_embedder
 
     embedder = make_embedder(settings)
     _ingest(settings, [settings.corpus_dir], embedder)
-    _chat(build_assistant(settings, embedder))
+    if settings.slack_bot_token:
+        from bot.slack.server import run_slack
+
+        run_slack(settings)
+    else:
+        _chat(build_assistant(settings, embedder))
+
+
+@main.command()
+@click.option("--http", is_flag=True, help="Serve Slack's HTTP requests at /slack/events instead of Socket Mode.")
+@click.option("--port", type=int, help="HTTP mode port (default MOPI_SLACK_PORT, 3000).")
+@click.option("--host", default="0.0.0.0", show_default=True, help="HTTP mode address to listen on.")
+@click.pass_obj
+def slack(settings: Settings, http: bool, port: int | None, host: str) -> None:
+    """Run the Slack bot (needs SLACK_BOT_TOKEN, and SLACK_APP_TOKEN or SLACK_SIGNING_SECRET)."""
+    from bot.slack.server import run_slack
+
+    run_slack(settings, http=http, port=port, host=host)
+
+
+@main.group()
+def feedback() -> None:
+    """Feedback staff gave on answers in Slack."""
+
+
+@feedback.command("export")
+@click.option("--csv", "as_csv", is_flag=True, required=True, help="CSV: time, answer id, user, kind, cited docs.")
+@click.pass_obj
+def feedback_export(settings: Settings, as_csv: bool) -> None:
+    """Write all feedback as CSV to standard output."""
+    from bot.slack.audit import AuditLog
+
+    audit = AuditLog(settings.audit_db)
+    try:
+        click.echo(audit.feedback_csv(), nl=False)
+    finally:
+        audit.close()
 
 
 class _StatusGroup(click.Group):

@@ -36,6 +36,17 @@ class Settings:
     llm_base_url: str | None = None  # MOPI_LLM_BASE_URL: an OpenAI-compatible endpoint on the force network
     llm_api_key: str | None = None  # MOPI_LLM_API_KEY
     llm_timeout: float = 30.0  # MOPI_LLM_TIMEOUT seconds; then the extractive answer is used
+    slack_bot_token: str | None = None  # SLACK_BOT_TOKEN (xoxb-...): set it and `make run` starts the Slack bot
+    slack_app_token: str | None = None  # SLACK_APP_TOKEN (xapp-...): Socket Mode, no public URL needed
+    slack_signing_secret: str | None = None  # SLACK_SIGNING_SECRET: verifies HTTP-mode requests
+    slack_api_url: str = "https://slack.com/api/"  # SLACK_API_URL: e.g. a government Slack's own domain
+    slack_channels: Path = Path("slack/channels.yaml")  # MOPI_SLACK_CHANNELS: markings, editors, rate limit
+    slack_port: int = 3000  # MOPI_SLACK_PORT: HTTP mode
+
+    def __repr__(self) -> str:  # tokens must never reach a log or a traceback
+        hidden = {"slack_bot_token", "slack_app_token", "slack_signing_secret", "llm_api_key"}
+        shown = ", ".join(f"{k}={'***' if k in hidden and v else v!r}" for k, v in self.__dict__.items())
+        return f"Settings({shown})"
 
     @property
     def collection_name(self) -> str:
@@ -56,6 +67,10 @@ class Settings:
     @property
     def state_db(self) -> Path:
         return self.home / "index-state.sqlite"
+
+    @property
+    def audit_db(self) -> Path:
+        return self.home / "audit.sqlite"
 
     @property
     def register_db(self) -> Path:
@@ -121,6 +136,12 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides) -> Settings
         llm_base_url=env.get("MOPI_LLM_BASE_URL") or None,
         llm_api_key=env.get("MOPI_LLM_API_KEY") or None,
         llm_timeout=_float(env, "MOPI_LLM_TIMEOUT", 30.0),
+        slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
+        slack_app_token=env.get("SLACK_APP_TOKEN") or None,
+        slack_signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
+        slack_api_url=env.get("SLACK_API_URL") or "https://slack.com/api/",
+        slack_channels=Path(env.get("MOPI_SLACK_CHANNELS") or "slack/channels.yaml"),
+        slack_port=_int(env, "MOPI_SLACK_PORT", 3000),
     )
     if settings.chunk_overlap_words >= settings.chunk_words:
         raise ConfigError("MOPI_CHUNK_OVERLAP must be smaller than MOPI_CHUNK_WORDS")

@@ -16,7 +16,7 @@ from bot.core.extractive import best_sentence, citation_for, compose
 from bot.core.guards import is_personal_record_request, strip_injection
 from bot.core.lexical import tokenize
 from bot.core.models import Answer, Citation, Diagnostics
-from bot.core.query import normalise_question, spell_out_acronyms
+from bot.core.query import merge_follow_up, normalise_question, spell_out_acronyms
 from bot.core.register.answers import answer_register, route, split_clauses
 from bot.core.retrieval import Hit, Retriever, SearchFilter
 
@@ -82,7 +82,7 @@ class Assistant:
         # Ids and timings only: an officer's question may itself hold personal data.
         log.info("answer %s mode=%s refused=%s reason=%s citations=%s total_ms=%.1f", answer_id, answer.mode,
                  answer.refused, answer.refusal_reason or "-", [c.doc_id for c in answer.citations], timings["total"])
-        return replace(answer, timings_ms=timings)
+        return replace(answer, timings_ms=timings, id=answer_id)
 
     def _answer(self, question: str, max_marking: str, context: str) -> Answer:
         if is_personal_record_request(question):
@@ -125,7 +125,9 @@ class Assistant:
     def _answer_from_documents(self, question: str, cleaned: str, max_marking: str, context: str) -> Answer:
         # Typos are fixed for document search only: register routing matches ids and status words as typed.
         cleaned = normalise_question(cleaned, self.retriever.lexical.vocabulary)
-        query = spell_out_acronyms(f"{context} {cleaned}".strip(), self.retriever.lexical.acronyms)
+        if context:
+            cleaned = merge_follow_up(context, cleaned)
+        query = spell_out_acronyms(cleaned, self.retriever.lexical.acronyms)
         filters = SearchFilter(max_marking=max_marking)
         hits, stats = self.retriever.search_with_stats(query, k=self.policy.top_k, mode=self.policy.retriever_mode,
                                                        filters=filters)

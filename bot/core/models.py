@@ -48,6 +48,7 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict, compare=False)
     fallback_reason: str = ""  # why a generative answer fell back to extractive
     diagnostics: Diagnostics = field(default_factory=Diagnostics, compare=False)
+    id: str = field(default="", compare=False)  # for logs, the audit trail and feedback (not in the JSON contract)
 
     def to_dict(self) -> dict:
         return {

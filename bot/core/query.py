@@ -110,3 +110,24 @@ def expand_terms(terms: Collection[str]) -> set[str]:
     """Guidance words for the everyday words among ``terms`` (stems in, stems out), excluding ``terms``."""
     extra = {syn for term in terms for syn in SYNONYMS.get(term, ())}
     return extra - set(terms)
+
+
+_FOLLOW_UP = re.compile(r"^\s*(?:and|what about|how about|same for|and what about|what of)\b", re.I)
+_WORD_NUMBER = re.compile(r"\b([A-Za-z]+)\s+(\d+[a-z]?)\b")
+
+
+def merge_follow_up(previous: str, question: str) -> str:
+    """Make a follow-up ("and for Group 2?") a whole question, using the question before it.
+
+    A short or elliptical follow-up that names another "word number" (Group 2,
+    section 7) takes the previous question with that swapped in; any other short
+    follow-up is read together with the previous question. A full question stands alone.
+    """
+    if not previous or (len(question.split()) > 6 and not _FOLLOW_UP.match(question)):
+        return question
+    swaps = {word.lower(): number for word, number in _WORD_NUMBER.findall(question)}
+    merged, count = _WORD_NUMBER.subn(
+        lambda m: f"{m.group(1)} {swaps[m.group(1).lower()]}" if m.group(1).lower() in swaps else m.group(0), previous)
+    if count and merged != previous:
+        return merged
+    return f"{previous} {question}"

@@ -1,0 +1,76 @@
+"""Who may see what, and who may change the register: the per-channel settings file.
+
+Example (``slack/channels.yaml``)::
+
+    default_max_marking: OFFICIAL          # channels not listed, and DMs
+    channels:
+      C0123456789: {max_marking: OFFICIAL-SENSITIVE}   # e.g. the information management unit's channel
+    register_editors: [U0123456789]        # Slack user ids allowed to run /mopi status update
+    rate_limit_per_minute: 10
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from bot.core.retrieval import MARKINGS
+from bot.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class ChannelPolicy:
+    default_max_marking: str = "OFFICIAL"
+    channel_markings: dict[str, str] = field(default_factory=dict)
+    register_editors: frozenset[str] = frozenset()
+    rate_limit_per_minute: int = 10
+
+    def max_marking(self, channel: str) -> str:
+        return self.channel_markings.get(channel, self.default_max_marking)
+
+    def can_update_register(self, user: str) -> bool:
+        return user in self.register_editors
+
+
+def load_policy(path: Path | None) -> ChannelPolicy:
+    """The policy from ``path``; the safe default (OFFICIAL everywhere, no editors) when there is no file."""
+    if path is None or not path.is_file():
+        return ChannelPolicy()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read the channel settings ({str(exc).splitlines()[0]})") from None
+    default = str(data.get("default_max_marking", "OFFICIAL")).upper()
+    channels = {str(cid): str((conf or {}).get("max_marking", default)).upper()
+                for cid, conf in (data.get("channels") or {}).items()}
+    for where, marking in [("default_max_marking", default), *channels.items()]:
+        if marking not in MARKINGS:
+            raise ConfigError(f"{path}: {where}: unknown protective marking {marking!r}; use one of {', '.join(MARKINGS)}")
+    return ChannelPolicy(default, channels, frozenset(map(str, data.get("register_editors") or [])),
+                         int(data.get("rate_limit_per_minute", 10)))
+
+
+class RateLimiter:
+    """At most ``per_minute`` questions per user in any sliding minute."""
+
+    def __init__(self, per_minute: int, clock=time.monotonic):
+        self.per_minute = per_minute
+        self.clock = clock
+        self._asked: dict[str, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def allow(self, user: str) -> bool:
+        now = self.clock()
+        with self._lock:
+            asked = self._asked[user]
+            while asked and now - asked[0] >= 60:
+                asked.popleft()
+            if len(asked) >= self.per_minute:
+                return False
+            asked.append(now)
+            return True
