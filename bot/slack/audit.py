@@ -80,7 +80,7 @@ class AuditLog:
         with self._lock:
             rows = self._db.execute(
                 "SELECT f.at, f.answer_id, f.user, f.kind, f.cited_doc_ids, COALESCE(a.channel, ''), "
-                "COALESCE(a.question, '') FROM feedback f LEFT JOIN answers a USING (answer_id) ORDER BY f.at").fetchall()
+                "COALESCE(a.question, '') FROM feedback f LEFT JOIN answers a USING (answer_id) ORDER BY f.rowid").fetchall()
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow(["at", "answer_id", "user", "kind", "cited_doc_ids", "channel", "question"])

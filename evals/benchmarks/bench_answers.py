@@ -211,8 +211,8 @@ def _no_retrieval_note(answers: list[Answer]) -> str:
     guards = sum(a.refusal_reason in ("personal_record", "injection") for a in skipped)
     register = sum(a.mode == "register" for a in skipped)
     rest = len(skipped) - guards - register
-    return (f"stages: {len(skipped)} of {len(answers)} asks ran no document retrieval ({guards} refused by the guards, "
-            f"{register} answered from the recommendation register" + (f", {rest} other" if rest else "")
+    return (f"stages: {len(skipped)} of {len(answers)} asks report no retrieval stages ({guards} refused by the "
+            f"guards, {register} answered by the recommendation-register path" + (f", {rest} other" if rest else "")
             + ") and are left out of the shares but not the latencies; 'other' = total - the five stages "
             "(guards, question normalisation, register routing, refusal policy, superseded notes).")
 
@@ -308,7 +308,9 @@ def _cold_rows(settings: Settings, warm_rss_mib: float) -> tuple[list[tuple], li
         ("peak RSS, this benchmark process after the warm runs (MiB)", f"{warm_rss_mib:.0f}", "", ""),
     ]
     notes = [f"cold `mopi ask` peak RSS measured with {runs[0].rss_source}; wall is the whole process "
-             f"(start-up, imports, Chroma open, model load, one answer printed), OS file cache warm."]
+             "(start-up, imports, Chroma open, model load, one answer printed), OS file cache warm.",
+             "this process's peak RSS is its lifetime high-water mark: run through `python -m evals.benchmarks` "
+             "it includes bench_ingest's."]
     if failed:
         last_line = failed.output.splitlines()[-1] if failed.output else ""
         notes.append(f"WARNING: `mopi ask` exited {failed.code}: {last_line}")

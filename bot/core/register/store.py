@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import sqlite3
+import threading
 from collections import Counter
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -47,7 +48,9 @@ class RegisterStore:
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db = sqlite3.connect(path)
+        # The Slack bot answers on several threads: one connection, serialised by a lock.
+        self._db = sqlite3.connect(path, check_same_thread=False)
+        self._lock = threading.RLock()
         self._cache: tuple[tuple[int, int], list[Recommendation]] | None = None
         self.migrate()
 
@@ -70,6 +73,10 @@ class RegisterStore:
 
     def load_seed(self, recommendations: list[Recommendation]) -> dict[str, int]:
         """Replace the seed (items and seed updates) in one transaction, keeping manual updates."""
+        with self._lock:
+            return self._load_seed(recommendations)
+
+    def _load_seed(self, recommendations: list[Recommendation]) -> dict[str, int]:
         ids = {r.id for r in recommendations}
         orphans = sorted({row[0] for row in self._db.execute(
             "SELECT DISTINCT rec_id FROM updates WHERE origin = 'manual'")} - ids)
@@ -112,7 +119,7 @@ class RegisterStore:
         update = Update(date=(today or date.today()).isoformat(), status=status, note=" ".join(note.split()),
                         source=source, by=by.strip(), origin="manual",
                         recorded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-        with self._db:
+        with self._lock, self._db:
             self._insert(rec_id, update)
         return update
 
@@ -126,10 +133,11 @@ class RegisterStore:
 
     def all(self) -> list[Recommendation]:
         """Every item with its history. Cached until the database changes, here or in another process."""
-        version = (self._db.execute("PRAGMA data_version").fetchone()[0], self._db.total_changes)
-        if self._cache is None or self._cache[0] != version:
-            self._cache = (version, self._read_all())
-        return self._cache[1]
+        with self._lock:
+            version = (self._db.execute("PRAGMA data_version").fetchone()[0], self._db.total_changes)
+            if self._cache is None or self._cache[0] != version:
+                self._cache = (version, self._read_all())
+            return self._cache[1]
 
     def _read_all(self) -> list[Recommendation]:
         updates: dict[str, list[Update]] = {}
