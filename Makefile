@@ -30,10 +30,10 @@ test: setup  ## the whole test suite
 	$(BIN)/pytest
 
 bench: setup  ## benchmarks, printed as tables
-	$(BIN)/python -m evals.benchmarks.bench_ingest
+	$(BIN)/python -m evals.benchmarks
 
 eval: setup  ## the evaluation suite
-	$(BIN)/mopi eval
+	$(BIN)/mopi eval --retriever hybrid --retriever bm25 --retriever dense
 
 sync-corpus:  ## copy the shared sample corpus into corpus/ (manifest.yaml and extra files are kept)
 	cp ../shared/corpus/* corpus/

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import click
@@ -211,6 +211,45 @@ def feedback_export(settings: Settings, as_csv: bool) -> None:
         click.echo(audit.feedback_csv(), nl=False)
     finally:
         audit.close()
+
+
+@main.command("eval")
+@click.option("--dataset", type=click.Path(exists=True, path_type=Path), default=Path("evals/datasets/golden.yaml"),
+              show_default=True)
+@click.option("--retriever", "retrievers", multiple=True, type=click.Choice(["hybrid", "bm25", "dense"]),
+              help="Retriever(s) to compare (repeat for side by side; default hybrid).")
+@click.option("--llm", "llms", multiple=True, metavar="PROVIDER:MODEL",
+              help="Also answer with this LLM (repeatable); it also judges faithfulness.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("evals/reports"), show_default=True)
+@click.option("--gate", is_flag=True, help="Exit 1 if the first configuration is below evals/thresholds.yaml.")
+@click.pass_obj
+def eval_cmd(settings: Settings, dataset: Path, retrievers, llms, out: Path, gate: bool) -> None:
+    """Score answers on the golden questions: retrieval, facts, citations, refusals, latency.
+
+    Every question goes through the same core path as the bot. Several
+    --retriever/--llm values are compared side by side. Writes JSON and HTML
+    reports under --out and compares with the previous run.
+    """
+    from bot.console import print_eval
+    from bot.core.index import make_embedder
+    from evals.dataset import load_dataset
+    from evals.gate import check, load_thresholds
+    from evals.report import write_reports
+    from evals.runner import EvalConfig, run_config
+
+    items = load_dataset(dataset)
+    configs = [EvalConfig(r) for r in (retrievers or ("hybrid",))] + [EvalConfig(retrievers[0] if retrievers else "hybrid", llm)
+                                                                       for llm in llms]
+    embedder = make_embedder(settings)
+    thresholds = load_thresholds()
+    run = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "dataset": str(dataset),
+           "configs": [run_config(config, items, settings, embedder) for config in configs]}
+    failures = check(run["configs"][0]["summary"], thresholds["floors"])
+    run["gate"] = {"config": run["configs"][0]["name"], "passed": not failures, "failures": failures}
+    json_path, html_path, comparison = write_reports(run, out, thresholds["aims"])
+    print_eval(run, comparison, thresholds, json_path, html_path)
+    if gate and failures:
+        sys.exit(1)
 
 
 class _StatusGroup(click.Group):

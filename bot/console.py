@@ -135,3 +135,36 @@ def print_register_item(r) -> None:
     for u in r.updates:
         table.add_row(u.date, u.status, u.note, str(u.source), u.by)
     out.print(table)
+
+
+def print_eval(run, comparison, thresholds, json_path, html_path) -> None:
+    from evals.report import HEADLINE, fmt
+
+    floors, aims = thresholds["floors"], thresholds["aims"]
+    table = Table(title=f"Evaluation: {run['configs'][0]['summary']['questions']} questions ({run['dataset']})")
+    table.add_column("metric")
+    for config in run["configs"]:
+        table.add_column(config["name"], justify="right")
+    table.add_column("floor", justify="right")
+    table.add_column("aim", justify="right")
+    for metric in HEADLINE:
+        table.add_row(metric, *(fmt(c["summary"].get(metric)) for c in run["configs"]),
+                      fmt(floors.get(metric)), fmt(aims.get(metric)))
+    out.print(table)
+    first = run["configs"][0]
+    categories = Table(title=f"By category ({first['name']})")
+    for column in ("category", "n", "recall@5", "fact acc", "citation P", "refusal R"):
+        categories.add_column(column, justify="right" if column != "category" else "left")
+    for name, m in first["by_category"].items():
+        categories.add_row(name, str(m["questions"]), fmt(m["recall@5"]), fmt(m["fact_accuracy"]),
+                           fmt(m["citation_precision"]), fmt(m["refusal_recall"]))
+    out.print(categories)
+    out.print(f"Judge: {first['judge']}", highlight=False)
+    regressions = [r for r in comparison if r["regressed"]]
+    if comparison:
+        out.print("Regressions since the previous run: " + (", ".join(
+            f"{r['metric']} {fmt(r['previous'])} -> {fmt(r['now'])}" for r in regressions) or "none"), highlight=False)
+    gate = run["gate"]
+    out.print(("[green]Gate passed[/green]" if gate["passed"] else "[red]Gate failed:[/red] " + "; ".join(gate["failures"])),
+              highlight=False)
+    out.print(f"Reports: {json_path} and {html_path}", highlight=False)

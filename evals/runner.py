@@ -30,6 +30,7 @@ class ItemResult:
     fact_ok: bool | None = None  # None for questions that should be refused
     citation_precision: float | None = None
     citation_support: float | None = None
+    faithfulness: float | None = None  # LLM judge, when one is configured
 
     @property
     def passed(self) -> bool:
@@ -42,8 +43,11 @@ class ItemResult:
 
 
 def run_items(items: Sequence[GoldenItem], ask: Callable[[str], object], chunk_text: Callable[[str], str | None],
-              on_item: Callable[[ItemResult], None] | None = None) -> list[ItemResult]:
-    """Ask each question; ``chunk_text(id)`` returns a stored chunk's text, to check quotes against."""
+              on_item: Callable[[ItemResult], None] | None = None, judge=None) -> list[ItemResult]:
+    """Ask each question; ``chunk_text(id)`` returns a stored chunk's text, to check quotes against.
+
+    ``judge(answer)``, when given, scores faithfulness (see evals.judge).
+    """
     results = []
     for item in items:
         started = time.perf_counter()
@@ -67,6 +71,8 @@ def run_items(items: Sequence[GoldenItem], ask: Callable[[str], object], chunk_t
             result.fact_ok = not answer.refused and metrics.facts_ok(answer.answer, item.must_include_any,
                                                                      item.must_not_include)
             result.citation_precision = metrics.citation_precision([c["doc_id"] for c in cited], item.expected_docs)
+        if judge is not None:
+            result.faithfulness = judge(answer)
         checkable = [c["supported"] for c in cited if c["supported"] is not None]
         if checkable:
             result.citation_support = sum(checkable) / len(checkable)
@@ -94,6 +100,7 @@ def summarise(results: Sequence[ItemResult]) -> dict[str, float | None]:
         "citation_support": metrics.mean([r.citation_support for r in results]),
         "refusal_precision": refusal_precision,
         "refusal_recall": refusal_recall,
+        "faithfulness": metrics.mean([r.faithfulness for r in results]),
         "latency_p50_ms": metrics.percentile(latencies, 50),
         "latency_p95_ms": metrics.percentile(latencies, 95),
     }
@@ -104,3 +111,39 @@ def by_category(results: Sequence[ItemResult]) -> dict[str, dict[str, float | No
     for r in results:
         groups[r.category].append(r)
     return {category: summarise(group) for category, group in sorted(groups.items())}
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """One way of answering: a retriever mode and, optionally, an LLM."""
+
+    retriever: str = "hybrid"
+    llm: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.retriever}+{self.llm or 'extractive'}"
+
+
+def run_config(config: EvalConfig, items: Sequence[GoldenItem], settings, embedder=None,
+               on_item: Callable[[ItemResult], None] | None = None) -> dict:
+    """Every question through the core path configured as ``config``; results and summaries."""
+    from dataclasses import replace
+
+    from bot.core.index import build_assistant
+
+    assistant = build_assistant(settings, embedder, llm=config.llm)
+    assistant.policy = replace(assistant.policy, retriever_mode=config.retriever)
+    lexical = assistant.retriever.lexical
+    texts = dict(zip(lexical.ids, lexical.texts))
+    judge, judge_note = None, "skipped: no LLM configured (pass --llm to score faithfulness)"
+    if config.llm:
+        from evals.judge import judge_faithfulness
+
+        chat_model = assistant.generator.chat_model
+        judge, judge_note = (lambda answer: judge_faithfulness(answer, chat_model)), f"LLM judge: {config.llm}"
+    assistant.ask("warm-up: load the model before timing")
+    results = run_items(items, assistant.ask, texts.get, on_item, judge)
+    return {"name": config.name, "retriever": config.retriever, "llm": config.llm, "judge": judge_note,
+            "summary": summarise(results), "by_category": by_category(results),
+            "items": [r.to_dict() for r in results]}

@@ -32,6 +32,9 @@ class FakeLLM:
         self.server.server_close()
 
     def reply_for(self, prompt: str) -> str:
+        if "SENTENCES:" in prompt:  # the eval's faithfulness judge: call every sentence supported
+            numbers = re.findall(r"^(\d+)\. ", prompt.split("SENTENCES:", 1)[1], re.M)
+            return "\n".join(f"{n}: SUPPORTED" for n in numbers)
         if self.behaviour == "bad_citation":
             return "Group 3 records are kept for ever [42]."
         if self.behaviour == "not_covered":

@@ -48,3 +48,24 @@ def test_timeout_falls_back_to_extractive(corpus_index):
         answer = ask_with(fake, corpus_index.home, timeout="1")
     assert answer["mode"] == "extractive" and "6-year clear period" in answer["answer"]
     assert "fell back to extractive: llm error" in answer["_stderr"]
+
+
+def test_eval_compares_extractive_and_llm_and_judges_faithfulness(corpus_index, tmp_path):
+    dataset = tmp_path / "mini.yaml"
+    dataset.write_text(
+        "- id: ret-001\n  category: retention\n  question: how long is the clear period for group 3 records?\n"
+        "  expected_docs: [mopi-glossary, app-retention-review-disposal]\n  must_include_any: [[6-year]]\n"
+        "  should_refuse: false\n"
+        "- id: oos-001\n  category: out_of_scope\n  question: what's the speed limit on a motorway?\n"
+        "  expected_docs: []\n  must_include_any: []\n  should_refuse: true\n")
+    with FakeLLM("good") as fake:
+        result = run_mopi("eval", "--dataset", str(dataset), "--llm", "openai:force-llm", "--out", str(tmp_path / "r"),
+                          home=corpus_index.home, MOPI_LLM_BASE_URL=fake.base_url, MOPI_LLM_API_KEY="k")
+    assert result.returncode == 0, result.stderr
+    run = json.loads((tmp_path / "r" / "latest.json").read_text())
+    extractive, llm = run["configs"]
+    assert (extractive["name"], llm["name"]) == ("hybrid+extractive", "hybrid+openai:force-llm")
+    assert extractive["summary"]["faithfulness"] is None and extractive["judge"].startswith("skipped")
+    assert llm["summary"]["faithfulness"] == 1.0 and llm["judge"] == "LLM judge: openai:force-llm"
+    assert llm["items"][0]["mode"] == "openai:force-llm" and llm["summary"]["fact_accuracy"] == 1.0
+    assert (tmp_path / "r" / "latest.html").is_file()

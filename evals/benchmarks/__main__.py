@@ -1,4 +1,4 @@
-"""All benchmarks: ingest (throwaway homes), then answers (the real MOPI_HOME, brought up to date first).
+"""All benchmarks: ingest (throwaway homes), answers (the real MOPI_HOME, brought up to date first), then Slack.
 
     python -m evals.benchmarks
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from evals.benchmarks import bench_answers, bench_ingest
+from evals.benchmarks import bench_answers, bench_ingest, bench_slack
 
 
 def main() -> int:
@@ -15,7 +15,9 @@ def main() -> int:
     ingest_code = bench_ingest.main([])
     print("\n## Answers\n")
     answers_code = bench_answers.main(["--ensure-index"])
-    return max(ingest_code, answers_code)
+    print("\n## Slack\n")
+    slack_code = bench_slack.main([])
+    return max(ingest_code, answers_code, slack_code)
 
 
 if __name__ == "__main__":
