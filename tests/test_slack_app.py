@@ -317,7 +317,8 @@ def test_feedback_buttons_are_stored_with_the_answer(bot, tmp_path):
         assert status == 200
     bot.fake.wait_for("chat.postEphemeral", count=2)
     rows = bot.deps.audit.feedback_csv().splitlines()
-    assert len(rows) == 3 and [r.split(",")[3] for r in rows[1:]] == ["down", "wrong_source"]
+    # Bolt handles the two clicks on separate threads: either may be stored first.
+    assert len(rows) == 3 and sorted(r.split(",")[3] for r in rows[1:]) == ["down", "wrong_source"]
     assert all(answer_id in r and "app-sharing-police-information" in r for r in rows[1:])
     exported = run_mopi("feedback", "export", "--csv", home=tmp_path)  # the bot's audit database is in tmp_path
     assert exported.returncode == 0 and exported.stdout.count(answer_id) == 2
