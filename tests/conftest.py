@@ -64,6 +64,21 @@ def write_doc(folder: Path, name: str, doc_id: str, body: str, status: str = "cu
     return path
 
 
+MARKED_QUESTION = "how often are covert source records reviewed by the dedicated source unit?"
+
+
+def marked_index(tmp_path: Path, embedder):
+    """A two-document index, one document OFFICIAL-SENSITIVE, both answering MARKED_QUESTION."""
+    corpus = tmp_path / "corpus"
+    write_doc(corpus, "open.md", "open-doc", "## 1. Review\n\nRecords are reviewed every ten years by the unit.\n")
+    write_doc(corpus, "sensitive.md", "sensitive-doc",
+              "## 1. Covert review\n\nCovert source records are reviewed every ten years by the dedicated source unit.\n",
+              protective_marking="OFFICIAL-SENSITIVE")
+    settings = load_settings({}, home=tmp_path / "home", corpus_dir=corpus)
+    run_ingest([corpus], settings, store=open_store(settings, embedder), embedder=embedder)
+    return settings
+
+
 def mopi_env(home: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MOPI_", "SLACK_"))}
     env.update({"MOPI_HOME": str(home), **extra})

@@ -7,11 +7,9 @@ import re
 
 import pytest
 
-from bot.core.index import build_assistant, open_store
+from bot.core.index import build_assistant
 from bot.core.lexical import LexicalIndex
-from bot.settings import load_settings
-from ingest.pipeline import run_ingest
-from tests.conftest import run_mopi, write_doc
+from tests.conftest import MARKED_QUESTION, marked_index, run_mopi
 
 
 @pytest.fixture(scope="module")
@@ -92,15 +90,8 @@ def test_superseded_document_never_outranks_its_replacement(assistant):
 
 
 def test_protective_marking_ceiling(tmp_path, embedder):
-    corpus = tmp_path / "corpus"
-    write_doc(corpus, "open.md", "open-doc", "## 1. Review\n\nRecords are reviewed every ten years by the unit.\n")
-    write_doc(corpus, "sensitive.md", "sensitive-doc",
-              "## 1. Covert review\n\nCovert source records are reviewed every ten years by the dedicated source unit.\n",
-              protective_marking="OFFICIAL-SENSITIVE")
-    settings = load_settings({}, home=tmp_path / "home", corpus_dir=corpus)
-    run_ingest([corpus], settings, store=open_store(settings, embedder), embedder=embedder)
-    assistant = build_assistant(settings, embedder)
-    question = "how often are covert source records reviewed by the dedicated source unit?"
+    assistant = build_assistant(marked_index(tmp_path, embedder), embedder)
+    question = MARKED_QUESTION
     official = assistant.ask(question)  # settings default: OFFICIAL
     assert all(c.doc_id != "sensitive-doc" for c in official.citations)
     assert all(h["doc_id"] != "sensitive-doc" for h in official.diagnostics.retrieved)

@@ -14,15 +14,14 @@ import urllib.request
 
 import pytest
 
-from bot.core.index import build_assistant, open_store
+from bot.core.index import build_assistant
 from bot.core.models import Answer, Citation
 from bot.settings import load_settings
 from bot.slack.app import FAILED, RATE_LIMITED, SlackDeps, create_app, make_client
 from bot.slack.audit import AuditLog
 from bot.slack.policy import ChannelPolicy, RateLimiter
 from bot.slack.server import serve_http
-from ingest.pipeline import run_ingest
-from tests.conftest import run_mopi, write_doc
+from tests.conftest import MARKED_QUESTION, marked_index, run_mopi
 from tests.fake_slack import FakeSlack, event_callback, signed_headers, slash_command_payload
 
 pytestmark = pytest.mark.slow
@@ -266,14 +265,8 @@ def test_per_user_rate_limit_is_friendly(assistant, home, tmp_path):
 
 
 def test_protective_marking_ceiling_per_channel(tmp_path, embedder):
-    corpus = tmp_path / "corpus"
-    write_doc(corpus, "open.md", "open-doc", "## 1. Review\n\nRecords are reviewed every ten years by the unit.\n")
-    write_doc(corpus, "sensitive.md", "sensitive-doc",
-              "## 1. Covert review\n\nCovert source records are reviewed every ten years by the dedicated source unit.\n",
-              protective_marking="OFFICIAL-SENSITIVE")
-    settings = load_settings({}, home=tmp_path / "home", corpus_dir=corpus)
-    run_ingest([corpus], settings, store=open_store(settings, embedder), embedder=embedder)
-    question = "how often are covert source records reviewed by the dedicated source unit?"
+    settings = marked_index(tmp_path, embedder)
+    question = MARKED_QUESTION
     with FakeSlack() as fake:
         deps = make_deps(build_assistant(settings, embedder), tmp_path,
                          channel_markings={"C0SECURE": "OFFICIAL-SENSITIVE"})

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import resource
 import statistics
@@ -32,6 +31,7 @@ from bot.core.models import Answer
 from bot.errors import IndexNotReadyError
 from bot.settings import Settings, load_settings
 from evals import metrics
+from evals.benchmarks.common import ok_mark, print_table, quiet_logging
 from evals.dataset import GoldenItem, load_dataset
 
 ROOT = Path(__file__).resolve().parents[2]  # the project folder (holds .venv, corpus and evals)
@@ -108,26 +108,6 @@ class Measured:
 # --------------------------------------------------------------------------- helpers
 
 
-def _quiet_logging() -> None:
-    """Library chatter off: warnings and errors only."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("chromadb", "sentence_transformers", "transformers", "httpx", "posthog", "bot", "ingest"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
-def _print_table(header: tuple[str, ...], rows: list[tuple]) -> None:
-    widths = [max(len(str(r[i])) for r in (header, *rows)) for i in range(len(header))]
-    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
-    print(line(header))
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for r in rows:
-        print(line(r))
-
-
-def _ok(passed: bool) -> str:
-    return "yes" if passed else "MISSED"
-
-
 def _ms_since(started: float) -> float:
     return (time.perf_counter() - started) * 1000
 
@@ -185,9 +165,9 @@ def _latency_rows(items: list[GoldenItem], warm: WarmResults) -> list[tuple]:
                                                 (BASELINE, warm.baseline_ms, warm.baseline_ranked, False)):
         p50, p95 = metrics.percentile(samples, 50), metrics.percentile(samples, 95)
         rows.append((pipeline, "warm latency p50, wall (ms)", f"{p50:.1f}",
-                     f"<= {TARGET_P50_MS:g}" if targeted else "", _ok(p50 <= TARGET_P50_MS) if targeted else ""))
+                     f"<= {TARGET_P50_MS:g}" if targeted else "", ok_mark(p50 <= TARGET_P50_MS) if targeted else ""))
         rows.append((pipeline, "warm latency p95, wall (ms)", f"{p95:.1f}",
-                     f"<= {TARGET_P95_MS:g}" if targeted else "", _ok(p95 <= TARGET_P95_MS) if targeted else ""))
+                     f"<= {TARGET_P95_MS:g}" if targeted else "", ok_mark(p95 <= TARGET_P95_MS) if targeted else ""))
         rows.append((pipeline, f"retrieval recall@{RECALL_K}", f"{_recall(items, ranked):.3f}", "", ""))
     return rows
 
@@ -286,7 +266,7 @@ def _cold_rows(settings: Settings, warm_rss_mib: float) -> tuple[list[tuple], li
     median = statistics.median(r.seconds for r in runs)
     rows = [(f"`mopi ask` cold process wall, median of {COLD_RUNS} (s)",
              f"{median:.2f}" + (f" (exit {failed.code})" if failed else ""),
-             f"<= {TARGET_COLD_S:g}", _ok(median <= TARGET_COLD_S and not failed))]
+             f"<= {TARGET_COLD_S:g}", ok_mark(median <= TARGET_COLD_S and not failed))]
 
     phases, wall = _cold_breakdown(env)
     accounted = sum(phases[p] for p in ("startup", "imports", "build", "first_ask", "second_ask"))
@@ -328,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="first bring the index in MOPI_HOME in step with the corpus folder")
     args = parser.parse_args(argv)
     repeat = max(1, args.repeat)
-    _quiet_logging()
+    quiet_logging()
 
     settings = load_settings()
     embedder = make_embedder(settings)
@@ -359,11 +339,11 @@ def main(argv: list[str] | None = None) -> int:
     answerable = sum(1 for i in items if i.expected_docs)
 
     print(f"### Warm questions: {len(items)} golden questions x {repeat}, both pipelines in this process\n")
-    _print_table(("pipeline", "metric", "measured", "target", "ok"), _latency_rows(items, warm))
+    print_table(_latency_rows(items, warm), ("pipeline", "metric", "measured", "target", "ok"))
     print(f"\n### Each stage's share (mopi, {retrieved} answers that ran retrieval)\n")
-    _print_table(("stage", "mean (ms)", "share of total"), _stage_rows(warm.answers))
+    print_table(_stage_rows(warm.answers), ("stage", "mean (ms)", "share of total"))
     print("\n### Cold start and memory\n")
-    _print_table(("metric", "measured", "target", "ok"), cold_rows)
+    print_table(cold_rows)
     print()
     notes += [
         f"warm: one assistant and one store built once, warmed with {WARMUP_QUESTIONS} questions; then each question "

@@ -10,7 +10,6 @@ Every index is built in a throwaway MOPI_HOME that is deleted at the end.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import resource
 import shutil
@@ -24,6 +23,7 @@ from pathlib import Path
 from bot.core.embedder import SentenceTransformerEmbedder
 from bot.core.index import make_embedder, open_store
 from bot.settings import Settings, load_settings
+from evals.benchmarks.common import add_row, print_table, quiet_logging
 from ingest.chunking import chunk_blocks, passage_text
 from ingest.loaders import load_file
 from ingest.metadata import build_meta, load_manifest
@@ -134,20 +134,6 @@ def _cli_unchanged(home: Path, corpus: Path) -> tuple[float, int, str, float | N
     return seconds, proc.returncode, (proc.stderr or proc.stdout).strip(), rss
 
 
-def _row(rows, metric, value, target="", ok=None):
-    rows.append((metric, value, target, "" if ok is None else ("yes" if ok else "MISSED")))
-
-
-def _print_table(rows) -> None:
-    header = ("metric", "measured", "target", "ok")
-    widths = [max(len(str(r[i])) for r in (header, *rows)) for i in range(4)]
-    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
-    print(line(header))
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for r in rows:
-        print(line(r))
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evals.benchmarks.bench_ingest", description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=None, help="corpus folder (default: MOPI_CORPUS or ./corpus)")
@@ -155,9 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     repeat = max(1, args.repeat)
 
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("chromadb", "sentence_transformers", "transformers", "httpx", "posthog"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    quiet_logging()
 
     base = load_settings()
     corpus = (args.corpus or base.corpus_dir).resolve()
@@ -178,20 +162,20 @@ def main(argv: list[str] | None = None) -> int:
         files = len(cold.outcomes)
         chunks = sum(o.chunks for o in cold.outcomes)
         indexed = cold.count(INDEXED)
-        _row(rows, "cold ingest, run_ingest wall (s)", f"{cold.seconds:.2f}", f"<= {TARGET_COLD_S:g}",
+        add_row(rows, "cold ingest, run_ingest wall (s)", f"{cold.seconds:.2f}", f"<= {TARGET_COLD_S:g}",
              cold.seconds <= TARGET_COLD_S)
-        _row(rows, "  of which model load, incl. torch/ST import (s)",
+        add_row(rows, "  of which model load, incl. torch/ST import (s)",
              f"{embedder.load_seconds:.2f}" if embedder.load_seconds is not None else "n/a")
-        _row(rows, "  of which embedding, excl. model load (s)",
+        add_row(rows, "  of which embedding, excl. model load (s)",
              f"{cold.embed_seconds - (embedder.load_seconds or 0):.2f}")
-        _row(rows, "cold open_store before ingest, incl. chromadb import (s)", f"{cold_open:.2f}")
-        _row(rows, "files (indexed / failed)", f"{files} ({indexed} / {len(cold.failures)})")
-        _row(rows, "chunks", str(chunks))
+        add_row(rows, "cold open_store before ingest, incl. chromadb import (s)", f"{cold_open:.2f}")
+        add_row(rows, "files (indexed / failed)", f"{files} ({indexed} / {len(cold.failures)})")
+        add_row(rows, "chunks", str(chunks))
 
         fresh = make_embedder(cold_settings)
         started = time.perf_counter()
         fresh.model  # noqa: B018 - the load is what is measured
-        _row(rows, "model load, weights only (imports warm) (s)", f"{time.perf_counter() - started:.2f}")
+        add_row(rows, "model load, weights only (imports warm) (s)", f"{time.perf_counter() - started:.2f}")
         del fresh
 
         # 2. Unchanged re-ingest: same home, fresh unloaded embedder each time.
@@ -203,9 +187,9 @@ def main(argv: list[str] | None = None) -> int:
             if report.count(INDEXED) or report.embedded:
                 notes.append(f"WARNING: 'unchanged' re-ingest re-indexed {report.count(INDEXED)} files")
         med = statistics.median(unchanged_s)
-        _row(rows, f"re-ingest unchanged, run_ingest median of {repeat} (s)", f"{med:.3f}",
+        add_row(rows, f"re-ingest unchanged, run_ingest median of {repeat} (s)", f"{med:.3f}",
              f"<= {TARGET_UNCHANGED_S:g}", med <= TARGET_UNCHANGED_S)
-        _row(rows, "re-ingest unchanged: model loaded?", "yes" if loaded_any else "no", "no", not loaded_any)
+        add_row(rows, "re-ingest unchanged: model loaded?", "yes" if loaded_any else "no", "no", not loaded_any)
 
         cli_s, cli_fail, cli_rss = [], "", []
         for _ in range(repeat):
@@ -216,10 +200,10 @@ def main(argv: list[str] | None = None) -> int:
             if code != 0:
                 cli_fail = f"exit {code}: {text.splitlines()[-1] if text else ''}"
         cli_med = statistics.median(cli_s)
-        _row(rows, f"`mopi ingest` CLI unchanged, median of {repeat} (s)",
+        add_row(rows, f"`mopi ingest` CLI unchanged, median of {repeat} (s)",
              f"{cli_med:.2f}" + (f" ({cli_fail})" if cli_fail else ""),
              f"<= {TARGET_UNCHANGED_S:g}", cli_med <= TARGET_UNCHANGED_S and not cli_fail)
-        _row(rows, "`mopi ingest` CLI unchanged, peak RSS (MiB)", f"{max(cli_rss):.0f}" if cli_rss else "n/a")
+        add_row(rows, "`mopi ingest` CLI unchanged, peak RSS (MiB)", f"{max(cli_rss):.0f}" if cli_rss else "n/a")
 
         # 3. Throughput: warm pipeline (loaded embedder, another fresh home) vs raw encode, same passages.
         embedder.cpu_seconds = 0.0
@@ -240,20 +224,20 @@ def main(argv: list[str] | None = None) -> int:
         raw_rate = len(passages) / raw_s
         raw_pf_rate = len(passages) / raw_per_file_s
         ratio = warm_rate / raw_rate if raw_rate else 0.0
-        _row(rows, "pipeline embed rate, cold run incl. model load (chunks/s)", f"{cold_rate:.1f}")
-        _row(rows, "pipeline embed rate, warm model (chunks/s)", f"{warm_rate:.1f}")
-        _row(rows, f"raw encode rate, one call, batch {batch} (chunks/s)", f"{raw_rate:.1f}")
-        _row(rows, "raw encode rate, one call per file (chunks/s)", f"{raw_pf_rate:.1f}")
-        _row(rows, "ratio pipeline warm / raw one call", f"{ratio:.2f}", f">= {TARGET_RATIO:g}", ratio >= TARGET_RATIO)
-        _row(rows, "CPU-time ratio pipeline warm / raw one call (diagnostic)",
+        add_row(rows, "pipeline embed rate, cold run incl. model load (chunks/s)", f"{cold_rate:.1f}")
+        add_row(rows, "pipeline embed rate, warm model (chunks/s)", f"{warm_rate:.1f}")
+        add_row(rows, f"raw encode rate, one call, batch {batch} (chunks/s)", f"{raw_rate:.1f}")
+        add_row(rows, "raw encode rate, one call per file (chunks/s)", f"{raw_pf_rate:.1f}")
+        add_row(rows, "ratio pipeline warm / raw one call", f"{ratio:.2f}", f">= {TARGET_RATIO:g}", ratio >= TARGET_RATIO)
+        add_row(rows, "CPU-time ratio pipeline warm / raw one call (diagnostic)",
              f"{raw_cpu / warm_cpu:.2f}" if warm_cpu else "n/a")
-        _row(rows, "CPU-time ratio raw one call per file / one call (diagnostic)",
+        add_row(rows, "CPU-time ratio raw one call per file / one call (diagnostic)",
              f"{raw_cpu / raw_per_file_cpu:.2f}" if raw_per_file_cpu else "n/a")
-        _row(rows, "warm full ingest, run_ingest wall (s)", f"{warm.seconds:.2f}")
+        add_row(rows, "warm full ingest, run_ingest wall (s)", f"{warm.seconds:.2f}")
 
         # 4. Peak RSS of this process.
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-        _row(rows, "peak RSS, benchmark process (MiB)", f"{rss:.0f}")
+        add_row(rows, "peak RSS, benchmark process (MiB)", f"{rss:.0f}")
 
         load_after = os.getloadavg()[0]
         if warm.embedded != len(passages):
@@ -275,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         for home in homes:
             shutil.rmtree(home, ignore_errors=True)
 
-    _print_table(rows)
+    print_table(rows)
     print()
     for note in notes:
         print(f"note: {note}")

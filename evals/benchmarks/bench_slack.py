@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
-import math
 import os
 import queue
 import shutil
@@ -35,6 +33,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from evals.benchmarks.common import add_row, print_table, quiet_logging
+from evals.metrics import percentile
+
 ROOT = Path(__file__).resolve().parents[2]  # the project folder (holds tests and evals)
 DATASET = ROOT / "evals" / "datasets" / "golden.yaml"
 
@@ -47,7 +48,6 @@ WARMUP_ASKS = 2
 TARGET_ACK_MS = 3000.0
 TARGET_DROPPED = 0
 TARGET_DUPLICATED = 0
-NO_TARGET = "—"
 
 _PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy")
 
@@ -77,33 +77,6 @@ class RunResult:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _quiet_logging() -> None:
-    """Warnings and errors only, from every library and the bot itself."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("chromadb", "sentence_transformers", "transformers", "httpx", "posthog", "bot", "ingest",
-                  "slack_bolt", "slack_sdk", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
-def _nearest_rank(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(pct / 100 * len(ordered)) - 1)]
-
-
-def _row(rows, metric, value, target=NO_TARGET, ok=None):
-    rows.append((metric, value, target, "" if ok is None else ("yes" if ok else "MISSED")))
-
-
-def _print_table(rows) -> None:
-    header = ("metric", "measured", "target", "ok")
-    widths = [max(len(str(r[i])) for r in (header, *rows)) for i in range(4)]
-    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
-    print(line(header))
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for r in rows:
-        print(line(r))
 
 
 class _Harness:
@@ -279,20 +252,20 @@ def _concurrent(harness: _Harness, questions: list[str], senders: int, timeout: 
 
 def _run_rows(rows, label: str, run: RunResult, n: int) -> None:
     if run.latencies_ms:
-        _row(rows, f"{label}: mention -> reply p50 (ms)", f"{_nearest_rank(run.latencies_ms, 50):.0f}")
-        _row(rows, f"{label}: mention -> reply p95 (ms)", f"{_nearest_rank(run.latencies_ms, 95):.0f}")
+        add_row(rows, f"{label}: mention -> reply p50 (ms)", f"{percentile(run.latencies_ms, 50):.0f}")
+        add_row(rows, f"{label}: mention -> reply p95 (ms)", f"{percentile(run.latencies_ms, 95):.0f}")
     else:
-        _row(rows, f"{label}: mention -> reply p50 (ms)", "n/a")
-        _row(rows, f"{label}: mention -> reply p95 (ms)", "n/a")
+        add_row(rows, f"{label}: mention -> reply p50 (ms)", "n/a")
+        add_row(rows, f"{label}: mention -> reply p95 (ms)", "n/a")
     acks = run.acks
     ack_max = max((ms for _, ms in acks), default=0.0)
     not_200 = sum(1 for status, _ in acks if status != 200)
-    _row(rows, f"{label}: HTTP ack max (ms), {len(acks)} acks", f"{ack_max:.0f}", f"<= {TARGET_ACK_MS:g}",
+    add_row(rows, f"{label}: HTTP ack max (ms), {len(acks)} acks", f"{ack_max:.0f}", f"<= {TARGET_ACK_MS:g}",
          ack_max <= TARGET_ACK_MS)
-    _row(rows, f"{label}: acks not 200", str(not_200), "0", not_200 == 0)
-    _row(rows, f"{label}: dropped (of {n})", str(len(run.dropped)), str(TARGET_DROPPED),
+    add_row(rows, f"{label}: acks not 200", str(not_200), "0", not_200 == 0)
+    add_row(rows, f"{label}: dropped (of {n})", str(len(run.dropped)), str(TARGET_DROPPED),
          len(run.dropped) == TARGET_DROPPED)
-    _row(rows, f"{label}: duplicated (of {n})", str(len(run.duplicated)), str(TARGET_DUPLICATED),
+    add_row(rows, f"{label}: duplicated (of {n})", str(len(run.duplicated)), str(TARGET_DUPLICATED),
          len(run.duplicated) == TARGET_DUPLICATED)
 
 
@@ -307,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
 
     for name in _PROXY_VARS:  # slack_sdk (and urllib) honour these even for 127.0.0.1
         os.environ.pop(name, None)
-    _quiet_logging()
+    quiet_logging()
 
     from bot.core.index import build_assistant
     from bot.core.lexical import current_fingerprint
@@ -349,13 +322,13 @@ def main(argv: list[str] | None = None) -> int:
 
     _run_rows(rows, "sequential", seq, n)
     _run_rows(rows, f"{args.concurrency} concurrent", con, n)
-    _row(rows, f"{args.concurrency} concurrent: wall time (s)", f"{con.wall_s:.2f}")
-    _row(rows, f"{args.concurrency} concurrent: throughput (answers/s)",
+    add_row(rows, f"{args.concurrency} concurrent: wall time (s)", f"{con.wall_s:.2f}")
+    add_row(rows, f"{args.concurrency} concurrent: throughput (answers/s)",
          f"{len(con.latencies_ms) / con.wall_s:.2f}" if con.wall_s else "n/a")
     retried_twice = sorted(set(con.first_repeated) | set(con.handled_twice))
-    _row(rows, "retries answered twice", str(len(retried_twice)), "0", not retried_twice)
+    add_row(rows, "retries answered twice", str(len(retried_twice)), "0", not retried_twice)
 
-    _print_table(rows)
+    print_table(rows)
     print()
     notes += [
         f"{n} questions: the first {n} golden items with should_refuse false, each as `<@BOT> question` in an "
