@@ -88,17 +88,21 @@ def index_stats_cmd(settings: Settings) -> None:
 @click.argument("query")
 @click.option("-k", default=5, show_default=True, help="How many passages.")
 @click.option("--mode", type=click.Choice(["hybrid", "dense", "bm25"]), default="hybrid", show_default=True)
+@click.option("--doc-type", "doc_types", multiple=True, help="Only these document types (repeatable), e.g. app.")
+@click.option("--status", "statuses", multiple=True, type=click.Choice(["current", "superseded"]))
+@click.option("--max-marking", help="Highest protective marking to show (default MOPI_MAX_MARKING).")
 @click.pass_obj
-def search(settings: Settings, query: str, k: int, mode: str) -> None:
+def search(settings: Settings, query: str, k: int, mode: str, doc_types, statuses, max_marking) -> None:
     """Show the passages retrieval finds for QUERY (a maintainer's view, no answer)."""
     from bot.console import print_hits
     from bot.core.index import make_embedder, open_store
     from bot.core.lexical import LexicalIndex
-    from bot.core.retrieval import Retriever
+    from bot.core.retrieval import Retriever, SearchFilter
 
     embedder = make_embedder(settings)
     retriever = Retriever(open_store(settings, embedder, create=False), LexicalIndex.load(settings.bm25_dir), embedder)
-    print_hits(retriever.search(query, k=k, mode=mode))
+    filters = SearchFilter(max_marking or settings.max_marking, tuple(doc_types), tuple(statuses))
+    print_hits(retriever.search(query, k=k, mode=mode, filters=filters))
 
 
 @main.command()

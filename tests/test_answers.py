@@ -8,6 +8,7 @@ import re
 import pytest
 
 from bot.core.index import build_assistant
+from bot.core.retrieval import SearchFilter
 from bot.core.lexical import LexicalIndex
 from tests.conftest import MARKED_QUESTION, marked_index, run_mopi
 
@@ -87,6 +88,17 @@ def test_superseded_document_never_outranks_its_replacement(assistant):
     order = [h.metadata["doc_id"] for h in hits]
     assert "code-of-practice-mopi-2005" in order and "code-of-practice-information-records-2023" in order
     assert order.index("code-of-practice-information-records-2023") < order.index("code-of-practice-mopi-2005")
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+def test_metadata_filters_apply_to_every_retriever(assistant, mode):
+    question = "code of practice on the management of police information"
+    current = assistant.retriever.search(question, k=8, mode=mode, filters=SearchFilter(statuses=("current",)))
+    assert current and all(h.metadata["status"] == "current" for h in current)
+    old = assistant.retriever.search(question, k=8, mode=mode, filters=SearchFilter(statuses=("superseded",)))
+    assert old and {h.metadata["doc_id"] for h in old} == {"code-of-practice-mopi-2005"}
+    glossary = assistant.retriever.search(question, k=8, mode=mode, filters=SearchFilter(doc_types=("glossary",)))
+    assert glossary and {h.metadata["doc_type"] for h in glossary} == {"glossary"}
 
 
 def test_protective_marking_ceiling(tmp_path, embedder):
