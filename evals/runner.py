@@ -70,7 +70,9 @@ def run_items(items: Sequence[GoldenItem], ask: Callable[[str], object], chunk_t
         if not item.should_refuse:
             result.fact_ok = not answer.refused and metrics.facts_ok(answer.answer, item.must_include_any,
                                                                      item.must_not_include)
-            result.citation_precision = metrics.citation_precision([c["doc_id"] for c in cited], item.expected_docs)
+            # Precision is about documents: a web page cited by the register (no doc id) is not one.
+            result.citation_precision = metrics.citation_precision([c["doc_id"] for c in cited if c["doc_id"]],
+                                                                   item.expected_docs)
         if judge is not None:
             result.faithfulness = judge(answer)
         checkable = [c["supported"] for c in cited if c["supported"] is not None]

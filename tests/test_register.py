@@ -183,8 +183,8 @@ def assistant(corpus_index, embedder):
 def test_status_answer_carries_history_and_cited_sources(assistant):
     answer = assistant.ask("what's the status of BTP-R01")
     assert answer.mode == "register" and not answer.refused
-    assert answer.answer.startswith("BTP-R01: complete as of 2016-09-13")
-    assert "2015-10-31: in-progress" in answer.answer and "30 November 2015" in answer.answer
+    assert answer.answer.startswith("BTP-R01: complete as of 13 September 2016")
+    assert "31 October 2015: in-progress" in answer.answer and "30 November 2015" in answer.answer
     cited = {(c.doc_id, c.section.split(" ")[0]) for c in answer.citations if c.doc_id}
     assert ("lancashire-progress-report-2015", "3.5(a)") in cited and ("hmic-building-the-picture-2015", "Recommendation") in cited
     assert any(c.url.startswith("https://www.justiceinspectorates.gov.uk") for c in answer.citations)

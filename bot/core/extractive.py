@@ -29,7 +29,8 @@ _LIST_MARK = re.compile(r"^(?:[-*•]\s+|\d+[.)]\s+)")
 
 # Sections and sentences about the summary itself (its sources, what could be verified).
 _META_SECTION = re.compile(r"^\d*\.?\s*(sources?\b|source notes|references|editorial)", re.I)
-_META_SENTENCE = re.compile(r"^(verification note|editorial note|note on sources)", re.I)
+_META_SENTENCE = re.compile(r"^(verification note|editorial note|note on sources|this is a (?:lightly edited|paraphrased))",
+                            re.I)
 
 MAX_SENTENCES = 3
 MAX_LIST_SPANS = 8  # a lead-in ending in ':' brings up to this many of the items that follow

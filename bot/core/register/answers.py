@@ -132,12 +132,12 @@ def answer_register(query: RegisterQuery, store: RegisterStore, lexical: Lexical
 
 def _item_detail(r: Recommendation, cites: _Citations) -> str:
     deadline = f"; deadline {r.deadline} ({_long_date(r.deadline)})" if r.deadline else ""
-    latest = r.updates[-1].date if r.updates else ""
-    lines = [f"{r.id}: {_status_phrase(r.status)}{f' as of {latest}' if latest else ''}{cites.for_item(r)}. "
+    latest = f" as of {_long_date(r.updates[-1].date)}" if r.updates else ""
+    lines = [f"{r.id}: {_status_phrase(r.status)}{latest}{cites.for_item(r)}. "
              f"Addressed to {r.addressee}{deadline}.", f"Recommendation: {r.text}"]
     if r.updates:
         lines.append("History (oldest first):")
-        lines += [f"- {u.date}: {u.status}{' (recorded by ' + u.by + ')' if u.by else ''} – {u.note}"
+        lines += [f"- {_long_date(u.date)}: {u.status}{' (recorded by ' + u.by + ')' if u.by else ''} – {u.note}"
                   f"{cites.for_update(u)}" for u in r.updates]
     return "\n".join(lines)
 
@@ -150,7 +150,7 @@ def _latest(r: Recommendation, cites: _Citations) -> str:
     if not r.updates:
         return ""
     u = r.updates[-1]
-    return f" ({u.date}){cites.for_update(u)}"
+    return f" ({_long_date(u.date)}){cites.for_update(u)}"
 
 
 def _short(text: str, words: int = 14) -> str:
