@@ -124,11 +124,12 @@ def answer_message(deps: SlackDeps, client: WebClient, event_id: str, event: dic
     try:
         context = _thread_context(client, channel, thread_ts, event["ts"]) if thread_ts else ""
         answer = deps.assistant.ask(question, max_marking=deps.policy.max_marking(channel), context=context)
-        for n, message in enumerate(render_answer(answer, answer.id)):
-            _post(client, channel, thread_ts or (event["ts"] if n else None), message)
         latency = (time.perf_counter() - started) * 1000
+        # Recorded before posting: a feedback click can arrive as soon as the message does.
         deps.audit.record_answer(answer.id, user, channel, answer, latency)
         deps.audit.remember_thread(channel, thread_ts or event["ts"])
+        for n, message in enumerate(render_answer(answer, answer.id)):
+            _post(client, channel, thread_ts or (event["ts"] if n else None), message)
         log.info("answered %s in %s (%.0f ms)", answer.id, channel, latency)
     except Exception:  # the officer must hear back whatever went wrong
         log.exception("answering event %s failed", event_id or "-")
