@@ -58,3 +58,31 @@ def test_names_skip_domain_phrases():
 ])
 def test_injected_instructions_are_removed(question, kept, found):
     assert strip_injection(question) == (kept, found)
+
+
+def test_acronyms_are_mined_from_the_corpus_and_spelled_out():
+    from bot.core.query import acronyms_asked_about, merge_follow_up, mine_acronyms, spell_out_acronyms
+
+    texts = ["Reviewers apply the national retention assessment criteria (NRAC) at review.",
+             "The senior information risk owner (SIRO) is a chief officer.", "A Police (Scotland) note."]
+    acronyms = mine_acronyms(texts)
+    assert acronyms == {"nrac": "national retention assessment criteria", "siro": "senior information risk owner"}
+    assert spell_out_acronyms("who is the SIRO?", acronyms) == "who is the SIRO? (senior information risk owner)"
+    assert acronyms_asked_about("what does NRAC stand for?", acronyms) == ["national retention assessment criteria"]
+    assert acronyms_asked_about("when is the NRAC applied?", acronyms) == []
+    assert merge_follow_up("how long do we keep a Group 3 record?", "and for Group 2?") == \
+        "how long do we keep a Group 2 record?"
+    assert merge_follow_up("how long is a Group 3 record kept?", "what about children?") == \
+        "how long is a Group 3 record kept? what about children?"
+    assert merge_follow_up("q", "what is an information sharing agreement and who signs it?") == \
+        "what is an information sharing agreement and who signs it?"
+
+
+def test_typos_and_abbreviations_are_normalised_but_unknown_words_stay():
+    from bot.core.query import normalise_question
+
+    vocabulary = {"retention", "period", "group", "disposal", "records", "intelligence"}
+    assert normalise_question("retension period for grp 1 intel", vocabulary) == \
+        "retention period for group 1 intelligence"
+    assert normalise_question("what is the dispoal rule", vocabulary) == "what is the disposal rule"
+    assert normalise_question("motorway speed limit", vocabulary) == "motorway speed limit"

@@ -16,7 +16,7 @@ from bot.core.extractive import best_sentence, citation_for, compose
 from bot.core.guards import is_personal_record_request, strip_injection
 from bot.core.lexical import tokenize
 from bot.core.models import Answer, Citation, Diagnostics
-from bot.core.query import merge_follow_up, normalise_question, spell_out_acronyms
+from bot.core.query import acronyms_asked_about, merge_follow_up, normalise_question, spell_out_acronyms
 from bot.core.register.answers import answer_register, route, split_clauses
 from bot.core.retrieval import Hit, Retriever, SearchFilter
 
@@ -132,7 +132,7 @@ class Assistant:
         hits, stats = self.retriever.search_with_stats(query, k=self.policy.top_k, mode=self.policy.retriever_mode,
                                                        filters=filters)
         started = time.perf_counter()
-        extract = compose(cleaned, hits, self.retriever.lexical.idf)
+        extract = compose(cleaned, hits, self.retriever.lexical.idf, acronyms_asked_about(cleaned, self.retriever.lexical.acronyms))
         timings = {**stats.timings_ms, "select": (time.perf_counter() - started) * 1000}
         diagnostics = Diagnostics(
             retrieved=tuple({"id": h.id, "doc_id": h.metadata.get("doc_id", ""), "section": h.metadata.get("section", ""),

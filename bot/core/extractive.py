@@ -88,8 +88,13 @@ def _spans_with_lines(text: str) -> list[tuple[int, int, int]]:
     return spans
 
 
-def score_spans(question: str, hits: Sequence[Hit], idf: Callable[[str], float]) -> list[Span]:
-    """Score every sentence of the top hits against the question."""
+def score_spans(question: str, hits: Sequence[Hit], idf: Callable[[str], float],
+                spelled_out: Sequence[str] = ()) -> list[Span]:
+    """Score every sentence of the top hits against the question.
+
+    ``spelled_out`` holds the expansions of acronyms the question asks about
+    ("what does NRAC stand for?"): the sentence that spells one out answers it.
+    """
     terms = set(tokenize(question))
     if not terms:
         return []
@@ -133,6 +138,9 @@ def score_spans(question: str, hits: Sequence[Hit], idf: Callable[[str], float])
                 score -= 0.3  # notes about the summary itself, not guidance
             if is_row and set(tokenize(sentence.split("|")[0])) & terms:
                 score += 0.3  # a table row keyed by what was asked ("E", "3"): a lookup answer
+            if any(phrase in sentence.lower() or phrase in hit.metadata.get("section", "").lower()
+                   for phrase in spelled_out):
+                score += 0.5
             if hit.id in outranked:
                 score -= 0.15  # the current document says it too: prefer it
             spans.append(Span(i, start, end, order, score, evidence))
@@ -177,9 +185,10 @@ def select_spans(spans: list[Span], hits: Sequence[Hit]) -> list[Span]:
     return sorted(chosen, key=lambda s: (s.hit != best.hit, s.hit, s.start))
 
 
-def compose(question: str, hits: Sequence[Hit], idf: Callable[[str], float]) -> Extract:
+def compose(question: str, hits: Sequence[Hit], idf: Callable[[str], float],
+            spelled_out: Sequence[str] = ()) -> Extract:
     """Answer text with [n] markers, and one citation per run of neighbouring sentences."""
-    spans = score_spans(question, hits, idf)
+    spans = score_spans(question, hits, idf, spelled_out)
     chosen = _with_list_items(_with_next_sentence(select_spans(spans, hits), spans, hits), spans, hits)
     coverage = passage_coverage(question, hits, idf)
     if not chosen:

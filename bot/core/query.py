@@ -112,6 +112,16 @@ def expand_terms(terms: Collection[str]) -> set[str]:
     return extra - set(terms)
 
 
+_WHAT_IT_STANDS_FOR = re.compile(r"\b(?:stands? for|short for|acronym|abbreviation|mean by)\b", re.I)
+
+
+def acronyms_asked_about(question: str, acronyms: dict[str, str]) -> list[str]:
+    """Expansions of the acronyms in a "what does X stand for?" question; [] for any other question."""
+    if not _WHAT_IT_STANDS_FOR.search(question):
+        return []
+    return [acronyms[w] for w in dict.fromkeys(re.findall(r"[a-z]+", question.lower())) if w in acronyms]
+
+
 _FOLLOW_UP = re.compile(r"^\s*(?:and|what about|how about|same for|and what about|what of)\b", re.I)
 _WORD_NUMBER = re.compile(r"\b([A-Za-z]+)\s+(\d+[a-z]?)\b")
 
