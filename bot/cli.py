@@ -302,8 +302,8 @@ def status(ctx: click.Context, status_filter, theme, addressee, text, overdue, a
     except ValueError as exc:
         raise MopiError(f"--as-of: {exc}") from None
     filtered = any([status_filter, theme, addressee, text, overdue])
-    items = store.overdue(day or date.today()) if overdue else store.all()
-    items = [r for r in items if r in store.find(status=status_filter, theme=theme, addressee=addressee, text=text)]
+    matching = {r.id for r in store.find(status=status_filter, theme=theme, addressee=addressee, text=text)}
+    items = [r for r in (store.overdue(day or date.today()) if overdue else store.all()) if r.id in matching]
     if filtered or as_json:
         _emit(items, as_json, lambda xs: print_register_list(xs, day))
     else:

@@ -13,12 +13,3 @@ class ConfigError(MopiError):
 
 class IndexNotReadyError(MopiError):
     """The index has not been built yet, or cannot be reached."""
-
-
-class IngestError(MopiError):
-    """One file could not be indexed. Other files carry on."""
-
-    def __init__(self, path: str, reason: str):
-        super().__init__(f"{path}: {reason}")
-        self.path = path
-        self.reason = reason

@@ -94,24 +94,16 @@ class Settings:
         return replace(self, **changes)
 
 
-def _int(env: Mapping[str, str], key: str, default: int) -> int:
+def _number(env: Mapping[str, str], key: str, default, cast=int):
+    """``env[key]`` as an int (or ``cast``), ``default`` when unset; a clear error when malformed."""
     raw = env.get(key)
     if raw in (None, ""):
         return default
     try:
-        return int(raw)
+        return cast(raw)
     except ValueError:
-        raise ConfigError(f"{key} must be a whole number, got {raw!r}") from None
-
-
-def _float(env: Mapping[str, str], key: str, default: float) -> float:
-    raw = env.get(key)
-    if raw in (None, ""):
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise ConfigError(f"{key} must be a number, got {raw!r}") from None
+        kind = "a whole number" if cast is int else "a number"
+        raise ConfigError(f"{key} must be {kind}, got {raw!r}") from None
 
 
 def load_settings(env: Mapping[str, str] | None = None, **overrides) -> Settings:
@@ -125,23 +117,23 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides) -> Settings
         model_path=Path(model_path) if model_path else None,
         model_name=model_name,
         chroma_host=env.get("MOPI_CHROMA_HOST") or None,
-        chroma_port=_int(env, "MOPI_CHROMA_PORT", 8000),
-        chunk_words=_int(env, "MOPI_CHUNK_WORDS", 150),
-        chunk_overlap_words=_int(env, "MOPI_CHUNK_OVERLAP", 30),
-        embed_batch_size=_int(env, "MOPI_EMBED_BATCH", 32),
-        max_file_mb=_float(env, "MOPI_MAX_FILE_MB", 25.0),
+        chroma_port=_number(env, "MOPI_CHROMA_PORT", 8000),
+        chunk_words=_number(env, "MOPI_CHUNK_WORDS", 150),
+        chunk_overlap_words=_number(env, "MOPI_CHUNK_OVERLAP", 30),
+        embed_batch_size=_number(env, "MOPI_EMBED_BATCH", 32),
+        max_file_mb=_number(env, "MOPI_MAX_FILE_MB", 25.0, float),
         max_marking=(env.get("MOPI_MAX_MARKING") or "OFFICIAL").upper(),
-        min_evidence=_float(env, "MOPI_MIN_EVIDENCE", -1.0) if env.get("MOPI_MIN_EVIDENCE") else None,
+        min_evidence=_number(env, "MOPI_MIN_EVIDENCE", None, float),
         llm=env.get("MOPI_LLM") or None,
         llm_base_url=env.get("MOPI_LLM_BASE_URL") or None,
         llm_api_key=env.get("MOPI_LLM_API_KEY") or None,
-        llm_timeout=_float(env, "MOPI_LLM_TIMEOUT", 30.0),
+        llm_timeout=_number(env, "MOPI_LLM_TIMEOUT", 30.0, float),
         slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
         slack_app_token=env.get("SLACK_APP_TOKEN") or None,
         slack_signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
         slack_api_url=env.get("SLACK_API_URL") or "https://slack.com/api/",
         slack_channels=Path(env.get("MOPI_SLACK_CHANNELS") or "slack/channels.yaml"),
-        slack_port=_int(env, "MOPI_SLACK_PORT", 3000),
+        slack_port=_number(env, "MOPI_SLACK_PORT", 3000),
     )
     if settings.chunk_overlap_words >= settings.chunk_words:
         raise ConfigError("MOPI_CHUNK_OVERLAP must be smaller than MOPI_CHUNK_WORDS")

@@ -195,7 +195,7 @@ class _Run:
                 group = []
         self._embed_and_commit(group)
 
-        expected = {i for r in self.records.values() for i in r.chunk_ids}
+        expected = self._expected_ids()
         if todo or removed or stale_store or self.store.count() != len(expected):
             extra = self.store.all_ids() - expected
             if extra:  # chunks left by a run killed before it committed, or by a file since removed
@@ -297,10 +297,13 @@ class _Run:
 
     # -- whole index --------------------------------------------------------------------
 
+    def _expected_ids(self) -> set[str]:
+        """Every chunk id the committed state says the store should hold."""
+        return {i for r in self.records.values() for i in r.chunk_ids}
+
     def _store_out_of_step(self) -> set[str]:
         """State keys whose chunks are missing from the store (e.g. the store was wiped)."""
-        expected = {i for r in self.records.values() for i in r.chunk_ids}
-        if self.store.count() == len(expected):
+        if self.store.count() == len(self._expected_ids()):
             return set()
         stored = self.store.all_ids()
         return {key for key, r in self.records.items() if not set(r.chunk_ids) <= stored}
