@@ -218,41 +218,58 @@ def feedback_export(settings: Settings, as_csv: bool) -> None:
 
 
 @main.command("eval")
-@click.option("--dataset", type=click.Path(exists=True, path_type=Path), default=Path("evals/datasets/golden.yaml"),
-              show_default=True)
+@click.option("--set", "set_names", multiple=True, type=click.Choice(["dev", "test", "independent"]),
+              help="Evaluation set(s) to run (repeatable; default all three: the golden dev and test splits "
+                   "and evals/datasets/independent.yaml when present).")
+@click.option("--dataset", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Run this file instead, as one set named after it (add --set to run named sets too).")
 @click.option("--retriever", "retrievers", multiple=True, type=click.Choice(["hybrid", "bm25", "dense"]),
-              help="Retriever(s) to compare (repeat for side by side; default hybrid).")
+              help="Also compare these retrievers (repeatable); hybrid, the production one, always runs first.")
 @click.option("--llm", "llms", multiple=True, metavar="PROVIDER:MODEL",
               help="Also answer with this LLM (repeatable); it also judges faithfulness.")
+@click.option("--baseline", is_flag=True, help="Add the plain LangChain recipe as a configuration (langchain-baseline).")
+@click.option("--no-rerank", "without_rerank", is_flag=True,
+              help="Add the production configuration without the second-stage reranker, to show what it adds.")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("evals/reports"), show_default=True)
-@click.option("--gate", is_flag=True, help="Exit 1 if the first configuration is below evals/thresholds.yaml.")
+@click.option("--gate", is_flag=True,
+              help="Exit 1 if the production configuration breaches evals/thresholds.yaml (test and independent sets).")
 @click.pass_obj
-def eval_cmd(settings: Settings, dataset: Path, retrievers, llms, out: Path, gate: bool) -> None:
-    """Score answers on the golden questions: retrieval, facts, citations, refusals, latency.
+def eval_cmd(settings: Settings, set_names, dataset: Path | None, retrievers, llms, baseline: bool,
+             without_rerank: bool, out: Path, gate: bool) -> None:
+    """Score answers on the evaluation sets: retrieval, facts, citations, refusals, latency.
 
-    Every question goes through the same core path as the bot. Several
-    --retriever/--llm values are compared side by side. Writes JSON and HTML
+    Every question goes through the same core path as the bot. Each
+    configuration runs over each set, side by side. Writes JSON and HTML
     reports under --out and compares with the previous run.
     """
     from bot.console import print_eval
     from bot.core.index import make_embedder
-    from evals.dataset import load_dataset
-    from evals.gate import check, load_thresholds
+    from evals.gate import load_thresholds
     from evals.report import write_reports
-    from evals.runner import EvalConfig, run_config
+    from evals.runner import BASELINE, PRODUCTION, EvalConfig, evaluate
+    from evals.sets import SET_NAMES, adhoc_set, load_sets
 
-    items = load_dataset(dataset)
-    configs = [EvalConfig(r) for r in (retrievers or ("hybrid",))] + [EvalConfig(retrievers[0] if retrievers else "hybrid", llm)
-                                                                       for llm in llms]
-    embedder = make_embedder(settings)
+    try:
+        sets, notes = load_sets(set_names or (() if dataset else SET_NAMES))
+        if dataset:
+            sets.insert(0, adhoc_set(dataset))
+    except ValueError as exc:  # a malformed dataset, or a split that was never drawn
+        raise click.ClickException(str(exc)) from None
+    if not sets:
+        raise click.ClickException("no evaluation set to run: " + "; ".join(notes))
+    llm_retriever = retrievers[0] if retrievers else PRODUCTION.retriever
+    configs = list(dict.fromkeys([PRODUCTION, *(EvalConfig(r) for r in retrievers),
+                                  *(EvalConfig(llm_retriever, llm) for llm in llms)]))
+    if without_rerank:
+        configs.append(EvalConfig(rerank=False))
+    if baseline:
+        configs.append(BASELINE)
     thresholds = load_thresholds()
-    run = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "dataset": str(dataset),
-           "configs": [run_config(config, items, settings, embedder) for config in configs]}
-    failures = check(run["configs"][0]["summary"], thresholds["floors"])
-    run["gate"] = {"config": run["configs"][0]["name"], "passed": not failures, "failures": failures}
-    json_path, html_path, comparison = write_reports(run, out, thresholds["aims"])
+    run = evaluate(configs, sets, settings, thresholds, make_embedder(settings), notes,
+                   created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    json_path, html_path, comparison = write_reports(run, out, thresholds.aims)
     print_eval(run, comparison, thresholds, json_path, html_path)
-    if gate and failures:
+    if gate and not run["gate"]["passed"]:
         sys.exit(1)
 
 

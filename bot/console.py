@@ -137,34 +137,57 @@ def print_register_item(r) -> None:
     out.print(table)
 
 
-def print_eval(run, comparison, thresholds, json_path, html_path) -> None:
-    from evals.report import HEADLINE, fmt
+def _limits(thresholds, metric: str) -> str:
+    """The gate on ``metric``: '≥0.500' when every gated set shares it, else '≥0.500 test · ≥0.600 independent'."""
+    from evals.report import fmt
 
-    floors, aims = thresholds["floors"], thresholds["aims"]
-    table = Table(title=f"Evaluation: {run['configs'][0]['summary']['questions']} questions ({run['dataset']})")
+    shown = [(f"{sign}{fmt(bounds.overall[metric])}", set_name)
+             for sign, limits in (("≥", thresholds.floors), ("≤", thresholds.ceilings))
+             for set_name, bounds in limits.items() if metric in bounds.overall]
+    if len({limit for limit, _ in shown}) == 1:
+        return shown[0][0]
+    return " · ".join(f"{limit} {set_name}" for limit, set_name in shown)
+
+
+def print_eval(run, comparison, thresholds, json_path, html_path) -> None:
+    from evals.report import HEADLINE, columns, fmt, gap_line
+
+    # Several sets side by side make a wide table: off a terminal (a log, CI) rich would squeeze it
+    # into 80 columns, so print it at a width that fits instead.
+    wide = out if out.is_terminal else Console(width=240)
+    pairs = columns(run)
+    sizes = ", ".join(f"{s['name']} {s['questions']}" for s in run["sets"])
+    table = Table(title=f"Evaluation: questions per set: {sizes}")
     table.add_column("metric")
-    for config in run["configs"]:
-        table.add_column(config["name"], justify="right")
-    table.add_column("floor", justify="right")
+    for set_name, config in pairs:
+        table.add_column(f"{set_name}\n{config['name']}", justify="right")
+    gated = ", ".join(dict.fromkeys([*thresholds.floors, *thresholds.ceilings]))
+    table.add_column(f"gate ({gated})" if gated else "gate", justify="right")
     table.add_column("aim", justify="right")
     for metric in HEADLINE:
-        table.add_row(metric, *(fmt(c["summary"].get(metric)) for c in run["configs"]),
-                      fmt(floors.get(metric)), fmt(aims.get(metric)))
-    out.print(table)
+        table.add_row(metric, *(fmt(c["sets"][s]["summary"].get(metric)) for s, c in pairs),
+                      _limits(thresholds, metric), fmt(thresholds.aims.get(metric)))
+    wide.print(table)
+    for note in run.get("notes", []):
+        out.print(f"Note: {note}", highlight=False)
+    if gap_line(run):
+        out.print(gap_line(run), highlight=False)
     first = run["configs"][0]
-    categories = Table(title=f"By category ({first['name']})")
-    for column in ("category", "n", "recall@5", "fact acc", "citation P", "refusal R"):
-        categories.add_column(column, justify="right" if column != "category" else "left")
-    for name, m in first["by_category"].items():
-        categories.add_row(name, str(m["questions"]), fmt(m["recall@5"]), fmt(m["fact_accuracy"]),
-                           fmt(m["citation_precision"]), fmt(m["refusal_recall"]))
-    out.print(categories)
+    for set_name, result in first["sets"].items():
+        categories = Table(title=f"By category ({set_name}, {first['name']})")
+        for column in ("category", "n", "pass", "recall@5", "fact acc", "citation P", "refusal R", "false ref."):
+            categories.add_column(column, justify="right" if column != "category" else "left")
+        for name, m in result["by_category"].items():
+            categories.add_row(name, str(m["questions"]), fmt(m["pass"]), fmt(m["recall@5"]), fmt(m["fact_accuracy"]),
+                               fmt(m["citation_precision"]), fmt(m["refusal_recall"]), fmt(m["false_refusals"]))
+        wide.print(categories)
     out.print(f"Judge: {first['judge']}", highlight=False)
     regressions = [r for r in comparison if r["regressed"]]
     if comparison:
         out.print("Regressions since the previous run: " + (", ".join(
-            f"{r['metric']} {fmt(r['previous'])} -> {fmt(r['now'])}" for r in regressions) or "none"), highlight=False)
+            f"{r['set']} {r['config']} {r['metric']} {fmt(r['previous'])} -> {fmt(r['now'])}" for r in regressions)
+            or "none"), highlight=False)
     gate = run["gate"]
-    out.print(("[green]Gate passed[/green]" if gate["passed"] else "[red]Gate failed:[/red] " + "; ".join(gate["failures"])),
-              highlight=False)
+    out.print((f"[green]Gate passed[/green] ({gate['config']})" if gate["passed"] else
+               f"[red]Gate failed[/red] ({gate['config']}): " + "; ".join(gate["failures"])), highlight=False)
     out.print(f"Reports: {json_path} and {html_path}", highlight=False)

@@ -80,6 +80,11 @@ class Settings:
     def bm25_dir(self) -> Path:
         return self.home / "bm25" / self.collection_name
 
+    @property
+    def sentence_cache_db(self) -> Path:
+        """Sentence vectors by text hash, per embedding model (see bot.core.sentence_vectors)."""
+        return self.home / f"sentences-{self.collection_name}.sqlite"
+
     def resolved_model_path(self) -> Path:
         """Where the embedding model lives; the bundled one unless overridden."""
         if self.model_path is not None:

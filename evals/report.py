@@ -11,29 +11,64 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
-# Metrics where lower is better; every other metric is better higher.
-LOWER_IS_BETTER = {"latency_p50_ms", "latency_p95_ms"}
-HEADLINE = ["recall@1", "recall@3", "recall@5", "mrr", "ndcg@10", "fact_accuracy", "citation_precision",
-            "citation_support", "refusal_precision", "refusal_recall", "faithfulness", "latency_p50_ms",
-            "latency_p95_ms"]
+# Metrics where lower is better; every other metric is better higher, except NEUTRAL ones.
+LOWER_IS_BETTER = {"latency_p50_ms", "latency_p95_ms", "false_refusals"}
+# Answer length is context for fact accuracy (longer answers pass phrase checks more easily),
+# neither better nor worse: compared, never flagged.
+NEUTRAL = {"answer_chars_p50"}
+LATENCY = {"latency_p50_ms", "latency_p95_ms"}
+HEADLINE = ["pass", "recall@1", "recall@3", "recall@5", "mrr", "ndcg@10", "fact_accuracy", "citation_precision",
+            "citation_support", "refusal_precision", "refusal_recall", "false_refusals", "faithfulness",
+            "answer_chars_p50", "latency_p50_ms", "latency_p95_ms"]
+
+
+def set_summaries(run: dict) -> dict[tuple[str, str], dict]:
+    """{(set, config): summary} for a run; {} for a run from before sets (nothing to match it with)."""
+    return {(set_name, config["name"]): result["summary"]
+            for config in run.get("configs", []) for set_name, result in (config.get("sets") or {}).items()}
 
 
 def compare(current: dict, previous: dict | None, tolerance: float = 0.01) -> list[dict]:
-    """Metric-by-metric change from the previous run's first config; ``regressed`` marks worse ones."""
+    """Metric-by-metric change per (set, config) present in both runs; ``regressed`` marks worse ones."""
     if not previous:
         return []
-    now, before = current["configs"][0]["summary"], previous["configs"][0]["summary"]
+    before_all = set_summaries(previous)
     rows = []
-    for metric in HEADLINE:
-        a, b = before.get(metric), now.get(metric)
-        if a is None or b is None:
+    for (set_name, config), now in set_summaries(current).items():
+        before = before_all.get((set_name, config))
+        if before is None:
             continue
-        if metric in LOWER_IS_BETTER:
-            regressed = b > a * 1.2 + 1.0  # latency is noisy: flag only a fifth slower (and over 1 ms)
-        else:
-            regressed = b < a - tolerance
-        rows.append({"metric": metric, "previous": a, "now": b, "delta": b - a, "regressed": regressed})
+        for metric in HEADLINE:
+            a, b = before.get(metric), now.get(metric)
+            if a is None or b is None:
+                continue
+            if metric in NEUTRAL:
+                regressed = False
+            elif metric in LATENCY:
+                regressed = b > a * 1.2 + 1.0  # latency is noisy: flag only a fifth slower (and over 1 ms)
+            elif metric in LOWER_IS_BETTER:
+                regressed = b > a + tolerance
+            else:
+                regressed = b < a - tolerance
+            rows.append({"set": set_name, "config": config, "metric": metric, "previous": a, "now": b,
+                         "delta": b - a, "regressed": regressed})
     return rows
+
+
+def columns(run: dict) -> list[tuple[str, dict]]:
+    """(set name, config run) pairs, grouped by set so each set's configurations sit side by side."""
+    names = list(dict.fromkeys(s["name"] for s in run.get("sets", [])))
+    return [(name, config) for name in names for config in run["configs"] if name in config["sets"]]
+
+
+def gap_line(run: dict) -> str:
+    """'dev − test gap (config): fact accuracy +0.041, pass +0.050', or '' when dev or test did not run."""
+    gap = run.get("gap") or {}
+    values = gap.get("values")
+    if not values:
+        return ""
+    shown = ", ".join(f"{metric.replace('_', ' ')} {value:+.3f}" for metric, value in values.items())
+    return f"dev − test gap ({gap['config']}): {shown}"
 
 
 def fmt(value) -> str:
@@ -81,28 +116,35 @@ def render_html(run: dict, comparison: list[dict], aims: dict | None = None) -> 
     """The whole report as one HTML page with inline CSS and SVG (no network, no scripts)."""
     aims = aims or {}
     e = html.escape
-    configs = run["configs"]
-    first = configs[0]
+    pairs = columns(run)
+    first = run["configs"][0]
+    header = "".join(f"<th>{e(set_name)}<br>{e(c['name'])}</th>" for set_name, c in pairs)
     side = "".join(
-        f"<tr><th>{e(m)}</th>" + "".join(f"<td>{fmt(c['summary'].get(m))}</td>" for c in configs)
+        f"<tr><th>{e(m)}</th>" + "".join(f"<td>{fmt(c['sets'][s]['summary'].get(m))}</td>" for s, c in pairs)
         + f"<td>{fmt(aims.get(m))}</td></tr>" for m in HEADLINE)
-    header = "".join(f"<th>{e(c['name'])}</th>" for c in configs)
-    categories = first["by_category"]
-    charts = "".join(
-        _bars(f"{metric} by category ({first['name']})", [(k, v.get(metric)) for k, v in categories.items()])
-        for metric in ("fact_accuracy", "recall@5", "citation_precision") if any(v.get(metric) is not None for v in categories.values()))
-    latency = _histogram(f"Latency per question ({first['name']})", [i["latency_ms"] for i in first["items"]])
+    questions = " · ".join(f"{e(s['name'])}: {s['questions']} questions ({e(s['source'])})" for s in run["sets"])
+    notes = "".join(f"<p>{e(n)}</p>" for n in run.get("notes", []))
+    gap = f"<p>{e(gap_line(run))}</p>" if gap_line(run) else ""
+    charts = ""
+    for set_name, result in first["sets"].items():
+        categories = result["by_category"]
+        charts += "".join(
+            _bars(f"{metric} by category ({set_name}, {first['name']})", [(k, v.get(metric)) for k, v in categories.items()])
+            for metric in ("fact_accuracy", "recall@5", "citation_precision")
+            if any(v.get(metric) is not None for v in categories.values()))
+    all_items = [(set_name, i) for set_name, result in first["sets"].items() for i in result["items"]]
+    latency = _histogram(f"Latency per question ({first['name']}, all sets)", [i["latency_ms"] for _, i in all_items])
     regressions = "".join(
-        f"<tr class=\"{'bad' if r['regressed'] else ''}\"><td>{e(r['metric'])}</td><td>{fmt(r['previous'])}</td>"
-        f"<td>{fmt(r['now'])}</td><td>{r['delta']:+.3f}</td></tr>" for r in comparison) or \
-        "<tr><td colspan=4>No previous run to compare with.</td></tr>"
+        f"<tr class=\"{'bad' if r['regressed'] else ''}\"><td>{e(r['set'])}</td><td>{e(r['config'])}</td>"
+        f"<td>{e(r['metric'])}</td><td>{fmt(r['previous'])}</td><td>{fmt(r['now'])}</td><td>{r['delta']:+.3f}</td></tr>"
+        for r in comparison) or "<tr><td colspan=6>No previous run with the same sets to compare with.</td></tr>"
     failing = "".join(
-        f"<tr><td>{e(i['id'])}</td><td>{e(i['category'])}</td><td>{e(i['question'])}</td>"
+        f"<tr><td>{e(set_name)}</td><td>{e(i['id'])}</td><td>{e(i['category'])}</td><td>{e(i['question'])}</td>"
         f"<td>{'refuse' if i['should_refuse'] else e(', '.join(i['expected_docs']))}"
         f"{(' § ' + e(', '.join(i['expected_sections']))) if i['expected_sections'] else ''}</td>"
         f"<td>{'REFUSED: ' if i['refused'] else ''}{e(i['answer'][:400])}</td>"
         f"<td>{e(', '.join(dict.fromkeys(c['doc_id'] or 'url' for c in i['cited'])))}</td></tr>"
-        for i in first["items"] if not i["passed"])
+        for set_name, i in all_items if not i["passed"])
     gate = run.get("gate") or {}
     gate_line = ("<p class=ok>Gate passed.</p>" if gate.get("passed") else
                  "<p class=bad>Gate failed: " + e("; ".join(gate.get("failures", []))) + "</p>") if gate else ""
@@ -112,14 +154,14 @@ def render_html(run: dict, comparison: list[dict], aims: dict | None = None) -> 
 td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top;font-size:13px}}
 .bad{{background:#fde2e1}}.ok{{color:#2a7d2a}}p.bad{{padding:.5em}}</style></head><body>
 <h1>MoPI Assistant evaluation</h1>
-<p>Run {e(run['created'])} · dataset {e(run['dataset'])} · {first['summary']['questions']} questions ·
-judge: {e(first['judge'])}</p>{gate_line}
-<h2>Configurations side by side</h2><table><tr><th>metric</th>{header}<th>aim</th></tr>{side}</table>
-<h2>Compared with the previous run</h2><table><tr><th>metric</th><th>previous</th><th>now</th><th>change</th></tr>{regressions}</table>
+<p>Run {e(run['created'])} · {questions} · judge: {e(first['judge'])}</p>{notes}{gate_line}
+<h2>Sets and configurations side by side</h2><table><tr><th>metric</th>{header}<th>aim</th></tr>{side}</table>{gap}
+<h2>Compared with the previous run</h2><table><tr><th>set</th><th>config</th><th>metric</th><th>previous</th><th>now</th>
+<th>change</th></tr>{regressions}</table>
 <h2>By category</h2>{charts}
 <h2>Latency</h2>{latency}
-<h2>Failing questions ({first['name']})</h2>
-<table><tr><th>id</th><th>category</th><th>question</th><th>expected</th><th>answer</th><th>cited</th></tr>{failing}</table>
+<h2>Failing questions ({e(first['name'])})</h2>
+<table><tr><th>set</th><th>id</th><th>category</th><th>question</th><th>expected</th><th>answer</th><th>cited</th></tr>{failing}</table>
 </body></html>"""
 
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.core.lexical import LexicalIndex, current_fingerprint, fingerprint
+from bot.core.sentence_vectors import SentenceVectorCache, build_matrix
 from bot.core.register import SEED_NAME, RegisterError, sync_seed
 from bot.errors import MopiError
 from bot.settings import Settings
@@ -63,6 +64,7 @@ class IngestReport:
     seconds: float = 0.0
     embed_seconds: float = 0.0
     embedded: int = 0
+    sentences_embedded: int = 0  # sentence vectors computed (the others came from the cache)
     model_loaded: bool = False
     lexical_rebuilt: bool = False
     register: dict[str, int] | None = None  # what loading the recommendation register did
@@ -311,10 +313,23 @@ class _Run:
     def _rebuild_lexical(self, expected: set[str]) -> None:
         rows = [row for row in self.store.all_records() if row[0] in expected]
         rows.sort(key=lambda r: (r[2].get("doc_id", ""), r[2].get("ordinal", 0)))
+        texts = [r[1] for r in rows]
+        # Sentence vectors for the reranker: embedded by the model this ingest already holds,
+        # only for sentences the cache has not seen (an unchanged sentence is never re-embedded).
+        cache = SentenceVectorCache(self.settings.sentence_cache_db)
+        try:
+            started = time.perf_counter()
+            matrix, offsets, embedded = build_matrix(texts, self.embedder, cache)
+            if embedded:
+                self.report.embed_seconds += time.perf_counter() - started
+            self.report.sentences_embedded += embedded
+        finally:
+            cache.close()
         index = LexicalIndex.build(
-            ids=[r[0] for r in rows], texts=[r[1] for r in rows], metadatas=[r[2] for r in rows],
+            ids=[r[0] for r in rows], texts=texts, metadatas=[r[2] for r in rows],
             passages=[lexical_passage(r[2].get("title", ""), r[2].get("heading_path", ""), r[2].get("section", ""), r[1])
                       for r in rows],
+            sentence_vectors=matrix, sentence_offsets=offsets,
         )
         index.save(self.settings.bm25_dir)
         self.report.lexical_rebuilt = True

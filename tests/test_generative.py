@@ -65,7 +65,9 @@ def test_eval_compares_extractive_and_llm_and_judges_faithfulness(corpus_index, 
     run = json.loads((tmp_path / "r" / "latest.json").read_text())
     extractive, llm = run["configs"]
     assert (extractive["name"], llm["name"]) == ("hybrid+extractive", "hybrid+openai:force-llm")
-    assert extractive["summary"]["faithfulness"] is None and extractive["judge"].startswith("skipped")
-    assert llm["summary"]["faithfulness"] == 1.0 and llm["judge"] == "LLM judge: openai:force-llm"
-    assert llm["items"][0]["mode"] == "openai:force-llm" and llm["summary"]["fact_accuracy"] == 1.0
+    assert [s["name"] for s in run["sets"]] == ["mini"]  # --dataset: that file is the one set, named after it
+    extractive_mini, llm_mini = extractive["sets"]["mini"], llm["sets"]["mini"]
+    assert extractive_mini["summary"]["faithfulness"] is None and extractive["judge"].startswith("skipped")
+    assert llm_mini["summary"]["faithfulness"] == 1.0 and llm["judge"] == "LLM judge: openai:force-llm"
+    assert llm_mini["items"][0]["mode"] == "openai:force-llm" and llm_mini["summary"]["fact_accuracy"] == 1.0
     assert (tmp_path / "r" / "latest.html").is_file()

@@ -235,3 +235,28 @@ def test_pdf_docx_and_html_are_ingested_with_pages_and_heading_paths(settings, i
     assert {m["protective_marking"] for m in html} == {"OFFICIAL-SENSITIVE"}
     assert "Retention guidance" not in {m["heading_path"].split(" > ")[0] for m in html}  # the h1 is the title
     assert any(m["heading_path"] == "Record groups > Group 1" for m in html)
+
+
+def test_sentence_vectors_are_embedded_once_and_always_match_the_chunks(settings, ingest, embedder):
+    """Every unit of every chunk has a vector equal to a fresh embedding of it; a re-ingest after one
+    sentence changed embeds that sentence only."""
+    import numpy as np
+
+    from bot.core.sentence_vectors import unit_texts
+
+    body = ("## 1. Review\n\nRecords are reviewed every ten years. It is done by the unit.\n\n"
+            "## 2. Disposal\n\nDisposal follows the review:\n\n- delete the record;\n- record the decision.\n")
+    write_doc(settings.corpus_dir, "a.md", "doc-a", body)
+    first = ingest()
+    lexical = LexicalIndex.load(settings.bm25_dir)
+    units = [u for text in lexical.texts for u in unit_texts(text)]
+    assert first.sentences_embedded == len(set(units)) and lexical.sentence_vectors.shape[0] == len(units)
+    fresh = np.asarray(embedder.embed_documents(units), dtype=np.float32)
+    assert np.allclose(np.asarray(lexical.sentence_vectors), fresh, atol=1e-5)
+    for i, chunk_id in enumerate(lexical.ids):  # each chunk's rows are its own units, in order
+        assert lexical.sentence_rows(chunk_id).shape[0] == len(unit_texts(lexical.texts[i]))
+
+    write_doc(settings.corpus_dir, "a.md", "doc-a", body.replace("every ten years", "every five years"))
+    second = ingest()
+    assert second.sentences_embedded == 2  # the changed sentence, and the one leaning on it ("It is done…")
+    assert ingest().sentences_embedded == 0 and not ingest().lexical_rebuilt

@@ -18,7 +18,9 @@ from bot.core.lexical import tokenize
 from bot.core.models import Answer, Citation, Diagnostics
 from bot.core.query import acronyms_asked_about, merge_follow_up, normalise_question, spell_out_acronyms
 from bot.core.register.answers import answer_register, route, split_clauses
-from bot.core.retrieval import Hit, Retriever, SearchFilter
+from bot.core.linear import LinearModel
+from bot.core.rerank import parse, rerank, sentence_similarities
+from bot.core.retrieval import Hit, Retriever, SearchFilter, current_first
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +42,7 @@ INSTRUCTIONS_ONLY = (
 
 @dataclass(frozen=True)
 class AnswerPolicy:
-    """Knobs of the core path. The refusal thresholds are calibrated on the golden questions
+    """Knobs of the core path. The refusal thresholds are calibrated on the golden dev split only
     (``python -m evals.calibrate``), not set by feel.
 
     Refuse when the best sentence's evidence is below ``min_evidence``, or when the
@@ -48,10 +50,14 @@ class AnswerPolicy:
     and no chunk is within ``min_similarity`` of it.
     """
 
-    min_evidence: float = 0.33
-    min_coverage: float = 0.46
-    min_similarity: float = 0.38
-    top_k: int = 8
+    min_evidence: float = 0.20
+    min_coverage: float = 0.36
+    min_similarity: float = 0.42
+    top_k: int = 8  # hits kept after reranking (the answer reads the best few of them)
+    rerank_depth: int = 30  # fused candidates the reranker rescores
+    rerank: bool = True  # off only to measure what the reranker adds
+    rerank_weights: LinearModel | None = None  # None: the fitted weights (bot/core/rerank_weights.json)
+    extract_weights: LinearModel | None = None  # None: the fitted weights (bot/core/extract_weights.json)
     retriever_mode: str = "hybrid"
 
     def refuses(self, diagnostics: Diagnostics) -> bool:
@@ -61,12 +67,13 @@ class AnswerPolicy:
 
 class Assistant:
     def __init__(self, retriever: Retriever, policy: AnswerPolicy = AnswerPolicy(), generator=None,
-                 max_marking: str = "OFFICIAL", register=None):
+                 max_marking: str = "OFFICIAL", register=None, known_words: frozenset[str] = frozenset()):
         self.retriever = retriever
         self.policy = policy
         self.generator = generator  # optional LLM answerer (bot.core.generative.Generator)
         self.max_marking = max_marking
         self.register = register  # optional RegisterStore: status questions are answered from it
+        self.known_words = known_words  # real words, never typo-corrected (see query.normalise_question)
 
     def ask(self, question: str, *, max_marking: str | None = None, context: str = "") -> Answer:
         """Answer ``question`` from the guidance, or refuse.
@@ -85,17 +92,22 @@ class Assistant:
         return replace(answer, timings_ms=timings, id=answer_id)
 
     def _answer(self, question: str, max_marking: str, context: str) -> Answer:
+        started = time.perf_counter()
         if is_personal_record_request(question):
             return _refusal(question, PERSONAL_RECORD, "personal_record")
         cleaned, had_instructions = strip_injection(question)
         if had_instructions and len(cleaned.split()) < 3:
             return _refusal(question, INSTRUCTIONS_ONLY, "injection")
+        timings = {"guard": _ms_since(started)}
 
+        started = time.perf_counter()
+        answer = None
         if self.register is not None:
             answer = self._answer_with_register(question, cleaned, max_marking, context)
-            if answer is not None:
-                return answer
-        return self._answer_from_documents(question, cleaned, max_marking, context)
+        timings["route"] = _ms_since(started)
+        if answer is None:
+            answer = self._answer_from_documents(question, cleaned, max_marking, context)
+        return replace(answer, timings_ms={**timings, **answer.timings_ms})
 
     def _answer_with_register(self, question: str, cleaned: str, max_marking: str, context: str) -> Answer | None:
         """Register answers for the status parts of a question, a document answer for the rest."""
@@ -124,16 +136,31 @@ class Assistant:
 
     def _answer_from_documents(self, question: str, cleaned: str, max_marking: str, context: str) -> Answer:
         # Typos are fixed for document search only: register routing matches ids and status words as typed.
-        cleaned = normalise_question(cleaned, self.retriever.lexical.vocabulary)
+        cleaned = normalise_question(cleaned, self.retriever.lexical.vocabulary, self.known_words)
         if context:
             cleaned = merge_follow_up(context, cleaned)
-        query = spell_out_acronyms(cleaned, self.retriever.lexical.acronyms)
+        lexical = self.retriever.lexical
+        query = spell_out_acronyms(cleaned, lexical.acronyms)
         filters = SearchFilter(max_marking=max_marking)
-        hits, stats = self.retriever.search_with_stats(query, k=self.policy.top_k, mode=self.policy.retriever_mode,
-                                                       filters=filters)
+        depth = self.policy.rerank_depth if self.policy.rerank else self.policy.top_k
+        hits, stats = self.retriever.search_with_stats(query, k=depth, mode=self.policy.retriever_mode, filters=filters)
+        timings = dict(stats.timings_ms)
+
         started = time.perf_counter()
-        extract = compose(cleaned, hits, self.retriever.lexical.idf, acronyms_asked_about(cleaned, self.retriever.lexical.acronyms))
-        timings = {**stats.timings_ms, "select": (time.perf_counter() - started) * 1000}
+        parsed = parse(cleaned, self.retriever.document_years, self.retriever.titles, query, lexical.acronyms)
+        sims = sentence_similarities(hits, stats.query_vector, lexical.sentence_rows)
+        if self.policy.rerank:
+            # The invariant retrieval keeps holds after reranking too: a current document never
+            # ranks below the one it supersedes.
+            hits = current_first(rerank(parsed, hits, sims, lexical.idf, self.policy.rerank_weights),
+                                 self.retriever.superseded_by)
+        hits = hits[:self.policy.top_k]
+        timings["rerank"] = _ms_since(started)
+
+        started = time.perf_counter()
+        extract = compose(cleaned, hits, lexical.idf, acronyms_asked_about(cleaned, lexical.acronyms),
+                          parsed=parsed, sims=sims, weights=self.policy.extract_weights)
+        timings["extract"] = _ms_since(started)
         diagnostics = Diagnostics(
             retrieved=tuple({"id": h.id, "doc_id": h.metadata.get("doc_id", ""), "section": h.metadata.get("section", ""),
                              "section_number": h.metadata.get("section_number", "")} for h in hits),
@@ -145,7 +172,7 @@ class Assistant:
         answer = Answer(question, text, False, "extractive", tuple(citations), timings_ms=timings,
                         diagnostics=diagnostics)
         if self.generator is not None:
-            return self.generator.answer(question=cleaned, hits=hits, fallback=answer)
+            return self.generator.answer(question=cleaned, hits=hits, fallback=answer, sims=sims)
         return answer
 
     def _note_superseded(self, text: str, citations: list[Citation], question: str, hits: list[Hit],
@@ -193,6 +220,10 @@ def _names_document(question_terms: set[str], doc_id: str, title: str) -> bool:
     title_terms = set(tokenize(f"{doc_id.replace('-', ' ')} {title}"))
     shared = question_terms & title_terms
     return any(t.isdigit() for t in shared) or len(shared) >= 3
+
+
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
 
 
 def _renumber(text: str, offset: int) -> str:

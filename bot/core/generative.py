@@ -42,7 +42,7 @@ def build_messages(question: str, hits: list[Hit]) -> list[tuple[str, str]]:
     return [("system", SYSTEM_PROMPT), ("human", f"Sources:\n\n{sources}\n\nQuestion: {question}")]
 
 
-def validate(reply: str, hits: list[Hit], question: str, idf) -> tuple[str, list]:
+def validate(reply: str, hits: list[Hit], question: str, idf, sims: dict | None = None) -> tuple[str, list]:
     """Keep markers that point at given sources, renumbered in order of first use (pure).
 
     Returns (answer text, citations); no citations means the reply cannot be used.
@@ -59,7 +59,7 @@ def validate(reply: str, hits: list[Hit], question: str, idf) -> tuple[str, list
 
     text = re.sub(r"\s+([.,;:])", r"\1", re.sub(r"[ \t]{2,}", " ", _MARKER.sub(fix, reply))).strip()
     citations = [
-        citation_for(n, hits[source - 1], best_sentence(question, hits[source - 1], idf))
+        citation_for(n, hits[source - 1], best_sentence(question, hits[source - 1], idf, sims))
         for source, n in renumber.items()
     ]
     return text, citations
@@ -73,7 +73,7 @@ class Generator:
         self.name = name
         self.idf = idf
 
-    def answer(self, question: str, hits: list[Hit], fallback: Answer) -> Answer:
+    def answer(self, question: str, hits: list[Hit], fallback: Answer, sims: dict | None = None) -> Answer:
         started = time.perf_counter()
         try:
             reply = self.chat_model.invoke(build_messages(question, hits))
@@ -82,7 +82,7 @@ class Generator:
             return self._fall_back(fallback, f"llm error: {type(exc).__name__}", started)
         if _NOT_COVERED in content.upper():
             return self._fall_back(fallback, "llm said the sources do not cover it", started)
-        text, citations = validate(content, hits, question, self.idf)
+        text, citations = validate(content, hits, question, self.idf, sims)
         if not citations:
             return self._fall_back(fallback, "llm answer had no valid citation", started)
         generate_ms = (time.perf_counter() - started) * 1000

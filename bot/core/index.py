@@ -88,4 +88,7 @@ def build_assistant(settings: Settings, embedder=None, llm: str | None = None):
         from bot.core.register import RegisterStore
 
         register = RegisterStore(settings.register_db)
-    return Assistant(retriever, policy, generator=generator, max_marking=settings.max_marking, register=register)
+    from bot.core.query import model_words
+
+    return Assistant(retriever, policy, generator=generator, max_marking=settings.max_marking, register=register,
+                     known_words=model_words(settings.resolved_model_path()))

@@ -22,7 +22,7 @@ from pathlib import Path
 from bot.errors import IndexNotReadyError
 
 # Bump when tokenize() changes: every BM25 index is then rebuilt on the next ingest.
-TOKENIZER_VERSION = "3"
+TOKENIZER_VERSION = "4"  # 4: the index carries sentence vectors
 
 # \w+ rather than bm25s' default \w\w+: "Group 3" must keep its "3".
 _TOKEN = re.compile(r"\w+", re.UNICODE)
@@ -81,12 +81,18 @@ class LexicalHit:
 class LexicalIndex:
     """BM25 over passages; holds each chunk's text and metadata so hits need no second lookup."""
 
-    def __init__(self, retriever, ids: list[str], texts: list[str], metadatas: list[dict], fingerprint: str):
+    def __init__(self, retriever, ids: list[str], texts: list[str], metadatas: list[dict], fingerprint: str,
+                 sentence_vectors=None, sentence_offsets: list[int] | None = None):
         self._retriever = retriever
         self.ids = ids
         self.texts = texts
         self.metadatas = metadatas
         self.fingerprint = fingerprint
+        # Unit vectors of every chunk's sentences (see bot.core.sentence_vectors); chunk i owns
+        # rows sentence_offsets[i]:sentence_offsets[i + 1]. None for an index built without them.
+        self.sentence_vectors = sentence_vectors
+        self.sentence_offsets = sentence_offsets
+        self.position = {chunk_id: i for i, chunk_id in enumerate(ids)}
         self._idf: dict[str, float] | None = None
         self._vocabulary: frozenset[str] | None = None
         self._acronyms: dict[str, str] | None = None
@@ -108,7 +114,9 @@ class LexicalIndex:
         if self._acronyms is None:
             from bot.core.query import mine_acronyms
 
-            self._acronyms = mine_acronyms(self.texts)
+            # Headings define terms too ("2.7 National retention assessment criteria (NRAC)").
+            headings = {meta.get("heading_path", "") for meta in self.metadatas}
+            self._acronyms = mine_acronyms([*self.texts, *sorted(headings)])
         return self._acronyms
 
     def idf(self, term: str) -> float:
@@ -127,12 +135,20 @@ class LexicalIndex:
             self._idf_unseen = math.log(1 + (n + 0.5) / 0.5)
         return self._idf.get(term, self._idf_unseen)
 
+    def sentence_rows(self, chunk_id: str):
+        """The sentence vectors of one chunk (a matrix view), or None."""
+        i = self.position.get(chunk_id)
+        if i is None or self.sentence_vectors is None or self.sentence_offsets is None:
+            return None
+        return self.sentence_vectors[self.sentence_offsets[i]:self.sentence_offsets[i + 1]]
+
     @classmethod
-    def build(cls, ids: list[str], texts: list[str], metadatas: list[dict], passages: list[str]) -> LexicalIndex:
+    def build(cls, ids: list[str], texts: list[str], metadatas: list[dict], passages: list[str],
+              sentence_vectors=None, sentence_offsets: list[int] | None = None) -> LexicalIndex:
         retriever = _bm25s().BM25()
         if ids:
             retriever.index([tokenize(p) or ["_empty_"] for p in passages], show_progress=False)
-        return cls(retriever, ids, texts, metadatas, fingerprint(ids))
+        return cls(retriever, ids, texts, metadatas, fingerprint(ids), sentence_vectors, sentence_offsets)
 
     def search(self, query: str, k: int = 10, extra_terms: Iterable[str] = ()) -> list[LexicalHit]:
         """BM25 hits for ``query``; ``extra_terms`` (already stemmed) are added to its tokens."""
@@ -157,7 +173,12 @@ class LexicalIndex:
         if self.ids:
             self._retriever.save(str(staging), show_progress=False)
         with open(staging / "chunks.json", "w", encoding="utf-8") as fh:
-            json.dump({"ids": self.ids, "texts": self.texts, "metadatas": self.metadatas}, fh)
+            json.dump({"ids": self.ids, "texts": self.texts, "metadatas": self.metadatas,
+                       "sentence_offsets": self.sentence_offsets}, fh)
+        if self.sentence_vectors is not None:
+            import numpy as np
+
+            np.save(staging / "sentences.npy", self.sentence_vectors)
         _fsync_dir(staging)
         shutil.rmtree(target, ignore_errors=True)
         os.replace(staging, target)
@@ -177,7 +198,14 @@ class LexicalIndex:
             data = json.load(fh)
         bm25s = _bm25s()
         retriever = bm25s.BM25.load(str(folder), show_progress=False) if data["ids"] else bm25s.BM25()
-        return cls(retriever, data["ids"], data["texts"], data["metadatas"], folder.name)
+        vectors = None
+        if (folder / "sentences.npy").is_file():
+            import numpy as np
+
+            # Memory-mapped: a large index pages in only the rows its questions touch.
+            vectors = np.load(folder / "sentences.npy", mmap_mode="r")
+        return cls(retriever, data["ids"], data["texts"], data["metadatas"], folder.name, vectors,
+                   data.get("sentence_offsets"))
 
 
 def current_fingerprint(root: Path) -> str | None:

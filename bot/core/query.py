@@ -43,6 +43,8 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z'/-]*|\S")
 
 
 _ACRONYM_DEF = re.compile(r"((?:[A-Za-z][\w'-]*[\s,]+){1,9})\(([A-Z][A-Za-z]{1,7})(?:[\s,;)])")
+# The reverse form glossaries use: "NRAC (national retention assessment criteria)".
+_ACRONYM_FIRST = re.compile(r"\b([A-Z][A-Z]{1,6}s?)\s+\(((?:[A-Za-z][\w'-]*\s*){2,9})\)")
 _SKIP_INITIALS = {"and", "of", "the", "for", "on", "in", "to", "a"}
 
 
@@ -69,15 +71,23 @@ def mine_acronyms(texts: Collection[str]) -> dict[str, str]:
             if len(picked) == len(letters):
                 start = words.index(picked[0], max(0, len(words) - 2 * len(letters) - 2))
                 found.setdefault(acronym.lower(), " ".join(words[start:]).lower())
+        for acronym, words_after in _ACRONYM_FIRST.findall(text):
+            acronym = acronym.removesuffix("s") if acronym.endswith("s") and acronym[:-1].isupper() else acronym
+            words = [w for w in re.findall(r"[A-Za-z][\w'-]*", words_after)]
+            initials = "".join(w[0] for w in words if w.lower() not in _SKIP_INITIALS).upper()
+            if initials == acronym.upper():
+                found.setdefault(acronym.lower(), " ".join(words).lower())
     return found
 
 
-def normalise_question(question: str, vocabulary: Collection[str]) -> str:
+def normalise_question(question: str, vocabulary: Collection[str], known_words: Collection[str] = frozenset()) -> str:
     """Expand abbreviations and fix likely typos against the corpus's own words.
 
     Only words of five letters or more that the corpus never uses are corrected,
     and only to a very close corpus word; anything else is left as typed, so an
-    out-of-scope word ("motorway") stays out of scope.
+    out-of-scope word ("motorway") stays out of scope. ``known_words`` are real
+    words of the language (the embedding model's vocabulary): they are never
+    "corrected", so "stand for" does not become "strand for".
     """
     out = []
     for token in re.findall(r"\S+|\s+", question):
@@ -85,7 +95,7 @@ def normalise_question(question: str, vocabulary: Collection[str]) -> str:
         if core in ABBREVIATIONS:
             replacement = ABBREVIATIONS[core]
             out.append(token.lower().replace(core, replacement) if replacement else "")
-        elif len(core) >= 5 and core.isalpha() and core not in vocabulary:
+        elif len(core) >= 5 and core.isalpha() and core not in vocabulary and core not in known_words:
             # Typos rarely change a word's first letter or length by more than two: comparing only
             # those candidates keeps this to a millisecond instead of a scan of the whole vocabulary.
             candidates = [w for w in vocabulary if w[0] == core[0] and abs(len(w) - len(core)) <= 2]
@@ -94,6 +104,17 @@ def normalise_question(question: str, vocabulary: Collection[str]) -> str:
         else:
             out.append(token)
     return re.sub(r"\s{2,}", " ", "".join(out)).strip()
+
+
+def model_words(model_path) -> frozenset[str]:
+    """Whole words of a WordPiece model's vocabulary (``vocab.txt``): a lexicon of real words, for free."""
+    from pathlib import Path
+
+    path = Path(model_path) / "vocab.txt"
+    if not path.is_file():
+        return frozenset()
+    words = path.read_text(encoding="utf-8").split()
+    return frozenset(w for w in words if w.isalpha() and w.islower())
 
 
 def spell_out_acronyms(text: str, acronyms: dict[str, str]) -> str:

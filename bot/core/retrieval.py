@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from bot.core.entities import document_years
 from bot.core.lexical import LexicalHit, LexicalIndex, tokenize
 from bot.core.query import expand_terms
 from bot.core.vectorstore import VectorStore
@@ -73,6 +74,7 @@ class Hit:
 class RetrievalStats:
     timings_ms: dict[str, float]
     top_similarity: float  # cosine similarity of the nearest chunk, before fusion; 0 without dense search
+    query_vector: list[float] | None = None  # the embedded query, for the reranker; None without dense search
 
 
 def rrf_fuse(rankings: list[list[str]], k: int = RRF_K, weights: list[float] | None = None) -> list[tuple[str, float]]:
@@ -111,6 +113,11 @@ class Retriever:
             if meta.get("status") == "current"
             for old in filter(None, meta.get("supersedes", "").split(","))
         }
+        self.document_years = document_years(self.documents.values())
+        self.section_openers = _section_openers(lexical)
+        # What names each document: the stems of its id and title ("code-of-practice-mopi-2005").
+        self.titles = {doc_id: frozenset(tokenize(f"{doc_id.replace('-', ' ')} {meta.get('title', '')}"))
+                       for doc_id, meta in self.documents.items()}
 
     def search(self, query: str, k: int = 8, mode: str = "hybrid", depth: int = 30,
                filters: SearchFilter = SearchFilter()) -> list[Hit]:
@@ -122,6 +129,7 @@ class Retriever:
         timings: dict[str, float] = {}
         started = time.perf_counter()
         dense: list[tuple[str, str, dict, float]] = []
+        vector = None
         if mode in ("hybrid", "dense"):
             vector = self.embedder.embed_query(query)
             timings["embed"] = _ms_since(started)
@@ -144,12 +152,13 @@ class Retriever:
         lexical_rank = {h.id: i for i, h in enumerate(lexical, start=1)}
         fused = rrf_fuse([[h[0] for h in dense], [h.id for h in lexical]], weights=[DENSE_WEIGHT, 1.0])
         hits = [
-            Hit(i, found[i][0], found[i][1], score, dense_rank.get(i), lexical_rank.get(i), similarity.get(i, 0.0))
+            Hit(i, found[i][0], {**found[i][1], OPENS_SECTION: i in self.section_openers}, score, dense_rank.get(i),
+                lexical_rank.get(i), similarity.get(i, 0.0))
             for i, score in fused
         ]
         hits = current_first(hits, self.superseded_by)[:k]
         timings["fuse"] = _ms_since(started)
-        return hits, RetrievalStats(timings, dense[0][3] if dense else 0.0)
+        return hits, RetrievalStats(timings, dense[0][3] if dense else 0.0, vector)
 
     def best_in_document(self, query: str, doc_id: str, filters: SearchFilter = SearchFilter()) -> Hit | None:
         """The chunk of one document that best matches ``query`` (BM25), e.g. the current Code's."""
@@ -157,6 +166,20 @@ class Retriever:
             if hit.metadata.get("doc_id") == doc_id and filters.admits(hit.metadata):
                 return Hit(hit.id, hit.text, hit.metadata, 0.0, lexical_rank=1)
         return None
+
+
+OPENS_SECTION = "opens_section"  # hit metadata: the chunk is the first of its section (not a continuation)
+
+
+def _section_openers(lexical: LexicalIndex) -> frozenset[str]:
+    """Ids of the first chunk of every section; the others continue a section split for length."""
+    first: dict[tuple[str, str], tuple[int, str]] = {}
+    for chunk_id, meta in zip(lexical.ids, lexical.metadatas):
+        key = (meta.get("doc_id", ""), meta.get("heading_path", ""))
+        ordinal = int(meta.get("ordinal", 0))
+        if key not in first or ordinal < first[key][0]:
+            first[key] = (ordinal, chunk_id)
+    return frozenset(chunk_id for _, chunk_id in first.values())
 
 
 def _documents(lexical: LexicalIndex) -> dict[str, dict]:

@@ -47,7 +47,7 @@ COLD_RUNS = 3
 BASELINE_K = 8
 RECALL_K = 5
 CLI_QUESTION = "how long is the clear period for Group 3?"
-STAGES = ("embed", "vector", "bm25", "fuse", "select")
+STAGES = ("guard", "route", "embed", "vector", "bm25", "fuse", "rerank", "extract")
 MOPI = "hybrid + extractive (mopi)"
 BASELINE = "LangChain Chroma.similarity_search (dense only, no answer)"
 

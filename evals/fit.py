@@ -1,0 +1,179 @@
+"""Fit the answer path's two linear models on the golden dev split, and only there.
+
+* ``rerank``: every answerable dev question's retrieved candidates become
+  feature rows (``bot.core.rerank.features``), labelled 1 when the chunk is a
+  right section (or, for questions without one, a right document);
+* ``extract``: the quotable units of the reranked top chunks become rows
+  (``bot.core.extractive.FEATURES``), labelled with the share of the item's
+  expected facts the unit (read with its context) holds.
+
+A listwise softmax loss per question with an L2 penalty gives the weights,
+written with what they were fitted on (``bot/core/*_weights.json``).
+``--cv`` scores 5-fold cross-validation *within dev* for an L2 grid and
+feature ablations, which is how the penalty is chosen. Test and the
+independent set are never read here.
+
+    python -m evals.fit rerank|extract [--l2 10] [--cv] [--dry-run]
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date
+
+from bot.core import extractive
+from bot.core import rerank as rerank_stage
+from bot.core.linear import LinearModel
+from bot.core.rerank import features, parse, rerank, sentence_similarities
+from bot.core.retrieval import current_first
+from bot.core.sentences import chain, units
+from evals import metrics
+from evals.dataset import GoldenItem
+from evals.split import load_split
+
+GOLDEN = "evals/datasets/golden.yaml"
+DEPTH = 30
+
+
+def candidate_rows(assistant, items: list[GoldenItem]):
+    """(item, cleaned question, parsed, hits, sims, labels) per answerable item, through the core's query path."""
+    from bot.core.query import normalise_question, spell_out_acronyms
+
+    retriever, lexical = assistant.retriever, assistant.retriever.lexical
+    for item in items:
+        if item.should_refuse or item.category == "status":  # status questions are answered by the register
+            continue
+        cleaned = normalise_question(item.question, lexical.vocabulary, assistant.known_words)
+        query = spell_out_acronyms(cleaned, lexical.acronyms)
+        hits, stats = retriever.search_with_stats(query, k=DEPTH)
+        question = parse(cleaned, retriever.document_years, retriever.titles, query, lexical.acronyms)
+        sims = sentence_similarities(hits, stats.query_vector, lexical.sentence_rows)
+        ranked = [{"doc_id": h.metadata["doc_id"], "section": h.metadata.get("section", ""),
+                   "section_number": h.metadata.get("section_number", "")} for h in hits]
+        labels = metrics.relevance(ranked, item.expected_docs, item.expected_sections)
+        yield item, cleaned, question, hits, sims, labels
+
+
+def rerank_groups(rows, idf):
+    import numpy as np
+
+    groups = []
+    for _, _, question, hits, sims, labels in rows:
+        if any(labels):  # a question with no relevant candidate says nothing about their order
+            top = max(h.score for h in hits)
+            groups.append((np.asarray([features(question, h, sims, idf, top) for h in hits], dtype=float),
+                           np.asarray(labels, dtype=float)))
+    return groups
+
+
+def extract_groups(rows, assistant, idf, rerank_weights):
+    """Per question, its units' feature rows and the share of the expected facts each holds."""
+    import numpy as np
+
+    from bot.core.query import acronyms_asked_about
+
+    acronyms = assistant.retriever.lexical.acronyms
+    groups = []
+    for item, cleaned, question, hits, sims, _ in rows:
+        top = current_first(rerank(question, hits, sims, idf, rerank_weights),
+                            assistant.retriever.superseded_by)[:assistant.policy.top_k]
+        spans = extractive.score_spans(cleaned, top, idf, acronyms_asked_about(cleaned, acronyms), parsed=question,
+                                       sims=sims)
+        labels = []
+        for span in spans:
+            text = top[span.hit].text
+            all_units = units(text)
+            quoted = " ".join(text[all_units[u].start:all_units[u].end] for u in chain(
+                all_units, span.unit, opens_section=bool(top[span.hit].metadata.get("opens_section"))))
+            held = sum(metrics.facts_ok(quoted, [group], item.must_not_include) for group in item.must_include_any)
+            labels.append(held / len(item.must_include_any))
+        if spans and any(labels):
+            groups.append((np.asarray([s.features for s in spans], dtype=float), np.asarray(labels, dtype=float)))
+    return groups
+
+
+def fit_listwise(groups, l2: float, steps: int = 2000, rate: float = 0.5):
+    """Weights maximising, per question, the softmax probability of its relevant candidates
+    (a listwise ranking loss), plus an L2 penalty; full-batch gradient descent (the data is small).
+
+    ``groups`` holds one (features matrix, 0/1 labels) pair per question that has a relevant candidate.
+    """
+    import numpy as np
+
+    w = np.zeros(groups[0][0].shape[1])
+    for _ in range(steps):
+        grad = l2 * w
+        for x, y in groups:
+            s = x @ w
+            p = np.exp(s - s.max())
+            p /= p.sum()
+            q = y / y.sum()  # the target: relevant candidates share the probability mass
+            grad += x.T @ (p - q)
+        w -= rate * grad / len(groups)
+    return w
+
+
+def cross_validated(groups, l2: float, mask, folds: int = 5) -> float:
+    """The label of the top-scored row, averaged over held-out folds of dev questions (each fold scored by
+    weights fitted on the others): recall@1 for the reranker, the share of facts the best unit holds for extract."""
+    import numpy as np
+
+    right = 0
+    for k in range(folds):
+        train = [g for i, g in enumerate(groups) if i % folds != k]
+        held = [g for i, g in enumerate(groups) if i % folds == k]
+        w = fit_listwise([(x * mask, y) for x, y in train], l2) * mask
+        right += sum(float(y[int(np.argmax(x @ w))]) for x, y in held)
+    return right / len(groups)
+
+
+STAGES = {
+    "rerank": (rerank_stage.FEATURES, rerank_stage.WEIGHTS_FILE, "fused"),
+    "extract": (extractive.FEATURES, extractive.WEIGHTS_FILE, "covered"),
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("stage", choices=sorted(STAGES))
+    parser.add_argument("--l2", type=float, default=10.0)
+    parser.add_argument("--dry-run", action="store_true", help="print the fit, do not write the weights file")
+    parser.add_argument("--cv", action="store_true", help="5-fold cross-validation within dev: l2 grid and ablations")
+    args = parser.parse_args(argv)
+
+    import numpy as np
+
+    from bot.core.index import build_assistant
+    from bot.settings import load_settings
+
+    names, path, single = STAGES[args.stage]
+    assistant = build_assistant(load_settings())
+    idf = assistant.retriever.lexical.idf
+    rows = list(candidate_rows(assistant, load_split(GOLDEN, "dev")))
+    groups = (rerank_groups(rows, idf) if args.stage == "rerank"
+              else extract_groups(rows, assistant, idf, assistant.policy.rerank_weights))
+    print(f"{args.stage}: golden dev split, {len(groups)} questions, {sum(len(y) for _, y in groups)} rows")
+    if args.cv:
+        everything = np.ones(len(names))
+        print(f"held-out score within dev, {single} alone: "
+              f"{cross_validated(groups, 0.0, np.eye(len(names))[names.index(single)]):.3f}")
+        current = np.asarray(LinearModel.load(path, names).weights)
+        print(f"  current weights ({path.name}; in-sample if they were fitted on dev): "
+              f"{sum(float(y[int(np.argmax(x @ current))]) for x, y in groups) / len(groups):.3f}")
+        for l2 in (0.01, 0.1, 0.3, 1.0, 10.0):
+            print(f"  all features, l2 {l2:<5}: {cross_validated(groups, l2, everything):.3f}")
+        for i, name in enumerate(names):
+            print(f"  without {name:<15} (l2 {args.l2}): "
+                  f"{cross_validated(groups, args.l2, everything - np.eye(len(names))[i]):.3f}")
+        return
+    fitted = LinearModel(names, tuple(float(v) for v in fit_listwise(groups, args.l2)))
+    for name, value in zip(names, fitted.weights):
+        print(f"  {name:<15} {value:8.3f}")
+    if not args.dry_run:
+        fitted.save(path, {"fitted": date.today().isoformat(), "by": f"python -m evals.fit {args.stage} --l2 {args.l2}",
+                           "on": f"{GOLDEN} dev split: {len(groups)} questions, {sum(len(y) for _, y in groups)} rows"})
+        print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
