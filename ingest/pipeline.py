@@ -65,6 +65,7 @@ class IngestReport:
     embed_seconds: float = 0.0
     embedded: int = 0
     sentences_embedded: int = 0  # sentence vectors computed (the others came from the cache)
+    sentence_embed_seconds: float = 0.0  # their time; embed_seconds is the chunks' alone
     model_loaded: bool = False
     lexical_rebuilt: bool = False
     register: dict[str, int] | None = None  # what loading the recommendation register did
@@ -320,8 +321,7 @@ class _Run:
         try:
             started = time.perf_counter()
             matrix, offsets, embedded = build_matrix(texts, self.embedder, cache)
-            if embedded:
-                self.report.embed_seconds += time.perf_counter() - started
+            self.report.sentence_embed_seconds += time.perf_counter() - started
             self.report.sentences_embedded += embedded
         finally:
             cache.close()
