@@ -24,8 +24,7 @@ from datetime import date
 from bot.core import extractive
 from bot.core import rerank as rerank_stage
 from bot.core.linear import LinearModel
-from bot.core.rerank import features, parse, rerank, sentence_similarities
-from bot.core.retrieval import current_first
+from bot.core.rerank import features
 from bot.core.sentences import chain, units
 from evals import metrics
 from evals.dataset import GoldenItem
@@ -36,37 +35,29 @@ DEPTH = 30
 
 
 def candidate_rows(assistant, items: list[GoldenItem]):
-    """(item, cleaned question, parsed, hits, sims, labels) per answerable item, through the core's query path."""
-    from bot.core.query import normalise_question, spell_out_acronyms
-
-    retriever, lexical = assistant.retriever, assistant.retriever.lexical
+    """(item, candidates, labels) per answerable item, from the core's own retrieve stage."""
     for item in items:
         if item.should_refuse or item.category == "status":  # status questions are answered by the register
             continue
-        cleaned = normalise_question(item.question, lexical.vocabulary, assistant.known_words)
-        query = spell_out_acronyms(cleaned, lexical.acronyms)
-        hits, stats = retriever.search_with_stats(query, k=DEPTH)
-        question = parse(cleaned, retriever.document_years, retriever.titles, query, lexical.acronyms)
-        sims = sentence_similarities(hits, stats.query_vector, lexical.sentence_rows)
+        found = assistant.candidates(item.question)
         ranked = [{"doc_id": h.metadata["doc_id"], "section": h.metadata.get("section", ""),
-                   "section_number": h.metadata.get("section_number", "")} for h in hits]
-        labels = metrics.relevance(ranked, item.expected_docs, item.expected_sections)
-        yield item, cleaned, question, hits, sims, labels
+                   "section_number": h.metadata.get("section_number", "")} for h in found.fused]
+        yield item, found, metrics.relevance(ranked, item.expected_docs, item.expected_sections)
 
 
 def rerank_groups(rows, idf):
     import numpy as np
 
     groups = []
-    for _, _, question, hits, sims, labels in rows:
+    for _, found, labels in rows:
         if any(labels):  # a question with no relevant candidate says nothing about their order
-            top = max(h.score for h in hits)
-            groups.append((np.asarray([features(question, h, sims, idf, top) for h in hits], dtype=float),
-                           np.asarray(labels, dtype=float)))
+            top = max(h.score for h in found.fused)
+            groups.append((np.asarray([features(found.parsed, h, found.sims, idf, top) for h in found.fused],
+                                      dtype=float), np.asarray(labels, dtype=float)))
     return groups
 
 
-def extract_groups(rows, assistant, idf, rerank_weights):
+def extract_groups(rows, assistant, idf):
     """Per question, its units' feature rows and the share of the expected facts each holds."""
     import numpy as np
 
@@ -74,11 +65,10 @@ def extract_groups(rows, assistant, idf, rerank_weights):
 
     acronyms = assistant.retriever.lexical.acronyms
     groups = []
-    for item, cleaned, question, hits, sims, _ in rows:
-        top = current_first(rerank(question, hits, sims, idf, rerank_weights),
-                            assistant.retriever.superseded_by)[:assistant.policy.top_k]
-        spans = extractive.score_spans(cleaned, top, idf, acronyms_asked_about(cleaned, acronyms), parsed=question,
-                                       sims=sims)
+    for item, found, _ in rows:
+        top = found.hits
+        spans = extractive.score_spans(found.cleaned, top, idf, acronyms_asked_about(found.cleaned, acronyms),
+                                       parsed=found.parsed, sims=found.sims)
         labels = []
         for span in spans:
             text = top[span.hit].text
@@ -151,7 +141,7 @@ def main(argv: list[str] | None = None) -> None:
     idf = assistant.retriever.lexical.idf
     rows = list(candidate_rows(assistant, load_split(GOLDEN, "dev")))
     groups = (rerank_groups(rows, idf) if args.stage == "rerank"
-              else extract_groups(rows, assistant, idf, assistant.policy.rerank_weights))
+              else extract_groups(rows, assistant, idf))
     print(f"{args.stage}: golden dev split, {len(groups)} questions, {sum(len(y) for _, y in groups)} rows")
     if args.cv:
         everything = np.ones(len(names))

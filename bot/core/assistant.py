@@ -19,8 +19,8 @@ from bot.core.models import Answer, Citation, Diagnostics
 from bot.core.query import acronyms_asked_about, merge_follow_up, normalise_question, spell_out_acronyms
 from bot.core.register.answers import answer_register, route, split_clauses
 from bot.core.linear import LinearModel
-from bot.core.rerank import parse, rerank, sentence_similarities
-from bot.core.retrieval import Hit, Retriever, SearchFilter, current_first
+from bot.core.rerank import Question, parse, rerank, sentence_similarities
+from bot.core.retrieval import Hit, RetrievalStats, Retriever, SearchFilter, current_first
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,20 @@ INSTRUCTIONS_ONLY = (
     "I only answer questions about the MoPI guidance I hold, and instructions inside a question don't change that. "
     "What would you like to know about the guidance?"
 )
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """What the retrieve and rerank stages hand to extraction (see ``Assistant.candidates``)."""
+
+    cleaned: str  # the question as searched: abbreviations expanded, typos fixed, a follow-up merged
+    parsed: Question
+    fused: list[Hit]  # every fused candidate, before reranking
+    hits: list[Hit]  # the reranked top_k
+    sims: dict[str, tuple[float, ...]]  # the question's cosine to each candidate's sentences
+    stats: RetrievalStats
+    filters: SearchFilter
+    timings_ms: dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -134,45 +148,54 @@ class Assistant:
         return Answer(question, "\n\n".join(texts), refused, "register", tuple(citations),
                       refusal_reason="not_in_register" if refused else "", diagnostics=Diagnostics(retrieved=sources))
 
-    def _answer_from_documents(self, question: str, cleaned: str, max_marking: str, context: str) -> Answer:
+    def candidates(self, question: str, max_marking: str | None = None, context: str = "") -> Candidates:
+        """The retrieve and rerank stages for a (guard-checked) question: what the answer is chosen from.
+
+        Also what ``python -m evals.fit`` fits the weights on, so they are fitted to this very path.
+        """
         # Typos are fixed for document search only: register routing matches ids and status words as typed.
-        cleaned = normalise_question(cleaned, self.retriever.lexical.vocabulary, self.known_words)
+        lexical = self.retriever.lexical
+        cleaned = normalise_question(question, lexical.vocabulary, self.known_words)
         if context:
             cleaned = merge_follow_up(context, cleaned)
-        lexical = self.retriever.lexical
         query = spell_out_acronyms(cleaned, lexical.acronyms)
-        filters = SearchFilter(max_marking=max_marking)
+        filters = SearchFilter(max_marking=max_marking or self.max_marking)
         depth = self.policy.rerank_depth if self.policy.rerank else self.policy.top_k
-        hits, stats = self.retriever.search_with_stats(query, k=depth, mode=self.policy.retriever_mode, filters=filters)
+        fused, stats = self.retriever.search_with_stats(query, k=depth, mode=self.policy.retriever_mode, filters=filters)
         timings = dict(stats.timings_ms)
 
         started = time.perf_counter()
         parsed = parse(cleaned, self.retriever.document_years, self.retriever.titles, query, lexical.acronyms)
-        sims = sentence_similarities(hits, stats.query_vector, lexical.sentence_rows)
+        sims = sentence_similarities(fused, stats.query_vector, lexical.sentence_rows)
+        hits = fused
         if self.policy.rerank:
             # The invariant retrieval keeps holds after reranking too: a current document never
             # ranks below the one it supersedes.
-            hits = current_first(rerank(parsed, hits, sims, lexical.idf, self.policy.rerank_weights),
+            hits = current_first(rerank(parsed, fused, sims, lexical.idf, self.policy.rerank_weights),
                                  self.retriever.superseded_by)
-        hits = hits[:self.policy.top_k]
         timings["rerank"] = _ms_since(started)
+        return Candidates(cleaned, parsed, fused, hits[:self.policy.top_k], sims, stats, filters, timings)
 
+    def _answer_from_documents(self, question: str, cleaned: str, max_marking: str, context: str) -> Answer:
+        found = self.candidates(cleaned, max_marking, context)
+        lexical, timings = self.retriever.lexical, found.timings_ms
         started = time.perf_counter()
-        extract = compose(cleaned, hits, lexical.idf, acronyms_asked_about(cleaned, lexical.acronyms),
-                          parsed=parsed, sims=sims, weights=self.policy.extract_weights)
+        extract = compose(found.cleaned, found.hits, lexical.idf, acronyms_asked_about(found.cleaned, lexical.acronyms),
+                          parsed=found.parsed, sims=found.sims, weights=self.policy.extract_weights)
         timings["extract"] = _ms_since(started)
         diagnostics = Diagnostics(
             retrieved=tuple({"id": h.id, "doc_id": h.metadata.get("doc_id", ""), "section": h.metadata.get("section", ""),
-                             "section_number": h.metadata.get("section_number", "")} for h in hits),
-            evidence=extract.evidence, coverage=extract.coverage, top_similarity=stats.top_similarity)
+                             "section_number": h.metadata.get("section_number", "")} for h in found.hits),
+            evidence=extract.evidence, coverage=extract.coverage, top_similarity=found.stats.top_similarity)
         if not extract.citations or self.policy.refuses(diagnostics):
             return replace(_refusal(question, NOT_COVERED, "no_evidence"), diagnostics=diagnostics, timings_ms=timings)
 
-        text, citations = self._note_superseded(extract.text, list(extract.citations), cleaned, hits, filters)
+        text, citations = self._note_superseded(extract.text, list(extract.citations), found.cleaned, found.hits,
+                                                found.filters)
         answer = Answer(question, text, False, "extractive", tuple(citations), timings_ms=timings,
                         diagnostics=diagnostics)
         if self.generator is not None:
-            return self.generator.answer(question=cleaned, hits=hits, fallback=answer, sims=sims)
+            return self.generator.answer(question=found.cleaned, hits=found.hits, fallback=answer, sims=found.sims)
         return answer
 
     def _note_superseded(self, text: str, citations: list[Citation], question: str, hits: list[Hit],
