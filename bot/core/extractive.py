@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bot.core import entities, question_type, sentences
 from bot.core.lexical import tokenize
-from bot.core.linear import LinearModel
+from bot.core.linear import LinearModel, vector
 from bot.core.models import Citation
 from bot.core.query import expand_terms
 from bot.core.rerank import SECONDARY_DOC_TYPES, Question, conflicts, focus_cover, names_subject, parse
@@ -121,8 +121,8 @@ def score_spans(question: str, hits: Sequence[Hit], idf: Callable[[str], float],
     synonyms = expand_terms(terms)
     total = sum(idf(t) for t in terms)
     kind = question_type.detect(question)
-    expansions = {str(i): full for i, full in enumerate(spelled_out)}
-    defined = _defined_term(question)
+    # The words of the term a "what is X?" question asks about (question_type.subject).
+    defined = {w for w in re.findall(r"[a-z0-9]+", question_type.subject(question).lower()) if len(w) > 2}
     asks_for_questions = "question" in terms
     spans: list[Span] = []
     outranked = _superseded_with_successor(hits[:MAX_HITS_USED])
@@ -156,30 +156,27 @@ def score_spans(question: str, hits: Sequence[Hit], idf: Callable[[str], float],
             # An acronym is often spelled out by the heading ("7. Information sharing agreements (ISAs)").
             fit = question_type.holds(kind, f"{hit.metadata.get('heading_path', '')} {with_context}"
                                       if kind == question_type.EXPANSION else with_context,
-                                      expansions=expansions, term_words=defined, leads_list=sentence.endswith(":"))
+                                      expansions=spelled_out, term_words=defined, leads_list=sentence.endswith(":"))
             focus = focus_cover(parsed, f"{section} {with_context}", idf)
             # The first sentence under a heading that is the asked term defines it.
             defines = u == _first_claim(hit.text, all_units) and names_subject(parsed, section)
-            values = (
-                covered, from_context, min(from_synonyms, 0.3), hit.dense_similarity,
-                unit_sims[u] if u < len(unit_sims) else 0.0, heading_cover, 1 / (i + 1),
-                1.0 if fit or defines else (-1.0 if fit is False else 0.0), float(defines),
-                float(len(sentence.split()) < 4 and unit.standalone),
-                float(meta_section or bool(_META_SENTENCE.match(sentence))),
-                float(unit.kind == "row" and bool(set(tokenize(sentence.split("|")[0])) & terms)),
-                float(any(phrase in with_context.lower() or phrase in section.lower() for phrase in spelled_out)),
-                float(hit.id in outranked), 1 / (u + 1), focus,
-                focus if fit else 0.0,
-            )
+            values = vector({
+                "covered": covered, "from_context": from_context, "synonyms": min(from_synonyms, 0.3),
+                "chunk_dense": hit.dense_similarity, "unit_dense": unit_sims[u] if u < len(unit_sims) else 0.0,
+                "section_cover": heading_cover, "chunk_rank": 1 / (i + 1),
+                "type_fit": 1.0 if fit or defines else (-1.0 if fit is False else 0.0), "defines": defines,
+                "fragment": len(sentence.split()) < 4 and unit.standalone,
+                "meta": meta_section or bool(_META_SENTENCE.match(sentence)),
+                "keyed_row": unit.kind == "row" and bool(set(tokenize(sentence.split("|")[0])) & terms),
+                "spells_out": any(phrase in with_context.lower() or phrase in section.lower() for phrase in spelled_out),
+                "outranked": hit.id in outranked, "first_in_chunk": 1 / (u + 1), "focus": focus,
+                "typed_focus": focus if fit else 0.0,
+            }, FEATURES)
             score = weights.score(values)
             secondary = hit.metadata.get("doc_type") in SECONDARY_DOC_TYPES
             spans.append(Span(i, u, unit.start, unit.end, score, evidence, values, hit.id in outranked,
                               secondary, secondary and named_present, True if defines else fit))
     return spans
-
-
-_DEFINED = re.compile(r"^\s*(?:what(?:'s|’s| is| are)?|define|meaning of|definition of)\s+(?:an?\s+|the\s+)?(.+?)\s*\??\s*$",
-                      re.I)
 
 
 def _names_other(parsed: Question, text: str, all_units: list, u: int, chain: Sequence[int] = ()) -> bool:
@@ -203,12 +200,6 @@ def _names_other(parsed: Question, text: str, all_units: list, u: int, chain: Se
 def _first_claim(text: str, all_units: list) -> int:
     """Index of the first unit that is not a label ("Rule."), or -1."""
     return next((i for i, u in enumerate(all_units) if not _LABEL.match(text[u.start:u.end])), -1)
-
-
-def _defined_term(question: str) -> set[str]:
-    """The words of the term a "what is X?" question asks about (lower case)."""
-    match = _DEFINED.match(question)
-    return {w for w in re.findall(r"[a-z0-9]+", match.group(1).lower()) if len(w) > 2} if match else set()
 
 
 def _superseded_with_successor(hits: Sequence[Hit]) -> set[str]:

@@ -8,7 +8,7 @@ dev split only, and the JSON file records what they were fitted on.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,3 +33,10 @@ class LinearModel:
         path.write_text(json.dumps({**provenance, "features": list(self.features),
                                     "weights": [round(w, 4) for w in self.weights]}, indent=2) + "\n",
                         encoding="utf-8")
+
+
+def vector(values: Mapping[str, float], features: Sequence[str]) -> tuple[float, ...]:
+    """``values`` in the order of ``features``; built by name, so a feature can never be misplaced."""
+    if set(values) != set(features):
+        raise ValueError(f"feature values {sorted(values)} do not match the features {list(features)}")
+    return tuple(float(values[name]) for name in features)

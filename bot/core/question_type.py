@@ -11,7 +11,7 @@ copula, a proper-noun phrase), not lists of phrases from any question set.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Sequence
 
 EXPANSION, DEFINITION, DURATION, DATE, WHO, YES_NO, LIST, HOW_TO, OTHER = (
     "expansion", "definition", "duration", "date", "who", "yes_no", "list", "how_to", "other")
@@ -81,16 +81,16 @@ def subject(question: str) -> str:
     return _TAIL.sub("", _ASKING.sub("", question, count=1)).strip(" ?\"'")
 
 
-def holds(kind: str, sentence: str, *, expansions: Mapping[str, str] = {}, term_words: set[str] = frozenset(),
+def holds(kind: str, sentence: str, *, expansions: Sequence[str] = (), term_words: set[str] = frozenset(),
           leads_list: bool = False) -> bool | None:
     """Whether ``sentence`` holds an answer of ``kind``; None when the form says nothing either way.
 
-    ``expansions`` maps the acronyms asked about to their spelled-out forms;
+    ``expansions`` are the spelled-out forms of the acronyms asked about;
     ``term_words`` are the (lower-case) words of the term a definition asks about.
     """
     text = sentence.lower()
     if kind == EXPANSION:
-        return any(full in text for full in expansions.values()) if expansions else None
+        return any(full in text for full in expansions) if expansions else None
     if kind == DURATION:
         return bool(_DURATION.search(sentence))
     if kind == DATE:
@@ -98,7 +98,7 @@ def holds(kind: str, sentence: str, *, expansions: Mapping[str, str] = {}, term_
     if kind == WHO:
         return bool(_PROPER_PHRASE.search(sentence) or _AGENT.search(sentence))
     if kind == DEFINITION:
-        if expansions and any(full in text for full in expansions.values()):
+        if expansions and any(full in text for full in expansions):
             return True
         return bool(term_words and any(w in text for w in term_words) and _COPULA.search(sentence)) or None
     if kind == LIST:

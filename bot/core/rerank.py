@@ -26,7 +26,7 @@ from pathlib import Path
 
 from bot.core import entities, question_type
 from bot.core.lexical import tokenize
-from bot.core.linear import LinearModel
+from bot.core.linear import LinearModel, vector
 from bot.core.retrieval import Hit
 
 
@@ -136,21 +136,21 @@ def features(question: Question, hit: Hit, sims: dict[str, tuple[float, ...]], i
     section = set(tokenize(hit.metadata.get("section", "")))
     ranked = sorted(sims.get(hit.id, (0.0,)), reverse=True)
     named = entities.extract(f"{entities.scope_text(hit.metadata)} {hit.text}")
-    return (
-        hit.score / (top_fused or 1.0),
-        1.0 / hit.lexical_rank if hit.lexical_rank else 0.0,
-        1.0 / hit.dense_rank if hit.dense_rank else 0.0,
-        hit.dense_similarity,
-        ranked[0],
-        ranked[1] if len(ranked) > 1 else ranked[0],
-        sum(idf(t) for t in question.terms & heading) / total,
-        sum(idf(t) for t in question.terms & section) / total,
-        question.documents.get(hit.metadata.get("doc_id", ""), 0.0),
-        float(names_subject(question, hit.metadata.get("section", ""))),
-        float(bool(question.entities) and entities.agrees(question.entities, named)),
-        float(bool(question.status) and hit.metadata.get("status") == question.status),
-        float(hit.metadata.get("doc_type") in SECONDARY_DOC_TYPES),
-    )
+    return vector({
+        "fused": hit.score / (top_fused or 1.0),
+        "lexical_rank": 1.0 / hit.lexical_rank if hit.lexical_rank else 0.0,
+        "dense_rank": 1.0 / hit.dense_rank if hit.dense_rank else 0.0,
+        "chunk": hit.dense_similarity,
+        "sentence": ranked[0],
+        "sentence_2": ranked[1] if len(ranked) > 1 else ranked[0],
+        "heading": sum(idf(t) for t in question.terms & heading) / total,
+        "section": sum(idf(t) for t in question.terms & section) / total,
+        "document": question.documents.get(hit.metadata.get("doc_id", ""), 0.0),
+        "subject": names_subject(question, hit.metadata.get("section", "")),
+        "agreement": bool(question.entities) and entities.agrees(question.entities, named),
+        "status": bool(question.status) and hit.metadata.get("status") == question.status,
+        "secondary": hit.metadata.get("doc_type") in SECONDARY_DOC_TYPES,
+    }, FEATURES)
 
 
 def focus_cover(question: Question, text: str, idf: Callable[[str], float]) -> float:
