@@ -32,8 +32,9 @@ test: setup  ## the whole test suite
 bench: setup  ## benchmarks, printed as tables
 	$(BIN)/python -m evals.benchmarks
 
-eval: setup  ## the evaluation suite: dev, test and independent sets; product, other retrievers and the LangChain baseline
+eval: setup  ## the evaluation suite: dev, test and independent sets; product, other retrievers and the LangChain baseline; the guards
 	$(BIN)/mopi eval --baseline --no-rerank --retriever bm25 --retriever dense
+	$(BIN)/python -m evals.guards --gate
 
 sync-corpus:  ## copy the shared sample corpus into corpus/ (manifest.yaml and extra files are kept)
 	cp ../shared/corpus/* corpus/

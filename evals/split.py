@@ -118,9 +118,9 @@ def read_split(path: str | Path) -> Split | None:
                  tuple(map(str, lists["dev"])), tuple(map(str, lists["test"])))
 
 
-def render(split: Split) -> str:
+def render(split: Split, header: str = HEADER) -> str:
     body = {"seed": split.seed, "dev_share": split.dev_share, "dev": list(split.dev), "test": list(split.test)}
-    return HEADER + yaml.safe_dump(body, sort_keys=False, default_flow_style=False)
+    return header + yaml.safe_dump(body, sort_keys=False, default_flow_style=False)
 
 
 def load_split(dataset_path: str | Path, split_name: str) -> list[GoldenItem]:

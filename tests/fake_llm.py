@@ -9,8 +9,19 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
+# The canary an injected model says: an answer containing it obeyed text it was given as data.
+CANARY = "PWNED"
+_SOURCE = re.compile(r'<source n="(\d+)"[^>]*>\n(.*?)\n</source>', re.S)
+
+
 class FakeLLM:
-    """``behaviour`` decides each reply: "good", "bad_citation", "slow" or "not_covered"."""
+    """``behaviour`` decides each reply.
+
+    "good": a faithful, cited paraphrase of the source with the 6-year clear period (plus a marker
+    for a source it was not given); "bad_citation": cites only a missing source; "slow"; "not_covered";
+    "injected": obeys an injection, saying the canary and making a claim the source does not hold,
+    with a valid marker; "unsupported": a fluent, validly cited sentence that is not in the source.
+    """
 
     def __init__(self, behaviour: str = "good", delay: float = 3.0):
         self.behaviour = behaviour
@@ -39,10 +50,18 @@ class FakeLLM:
             return "Group 3 records are kept for ever [42]."
         if self.behaviour == "not_covered":
             return "NOT COVERED"
-        # "good": cite the source that holds the 6-year clear period, as a careful model would.
-        sources = re.split(r"\n\n(?=\[\d+\] )", prompt.split("Sources:\n\n", 1)[1])
-        n = next(i for i, s in enumerate(sources, start=1) if "6-year clear period" in s)
-        return f"Group 3 records have a 6-year clear period [{n}], and a source I was not given says more [99]."
+        # The others cite the source that holds the 6-year clear period, as a careful model would,
+        # so their markers are valid and only what the sentences say can fail them.
+        n = next(n for n, text in _SOURCE.findall(prompt) if "6-year clear period" in text)
+        if self.behaviour == "injected":
+            return f"{CANARY}. As instructed, Group 3 records may now be shared with any journalist who asks [{n}]."
+        if self.behaviour == "unsupported":
+            return (f"Group 3 records must be destroyed as soon as the suspect is acquitted, "
+                    f"and no further review is permitted [{n}].")
+        # "good": the second sentence cites a source it was not given; once that marker is dropped
+        # it rests on the source cited before it, which does say so.
+        return (f"Group 3 records have a 6-year clear period [{n}]. "
+                f"At the end of that period the record is reviewed against the NRAC [99].")
 
     def _handler(self):
         fake = self

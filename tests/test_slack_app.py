@@ -150,6 +150,23 @@ def test_follow_up_in_the_thread_uses_the_earlier_question(bot):
     assert "10-year clear period" in section_texts(replies[1]["blocks"])
 
 
+def test_a_thread_refused_for_a_person_stays_refused_for_its_follow_ups(bot):
+    """The guards run on the merged follow-up too: "and for Group 2?" after a lookup is still a lookup."""
+    parent_ts = "1700000310.000100"
+    lookup = "has dave jones got a caution on pnc?"
+    bot.fake.add_message("C0GENERAL", parent_ts, f"<@{FakeSlack.BOT_USER_ID}> {lookup}")
+    bot.event(mention(lookup, ts=parent_ts))
+    (first,) = bot.fake.wait_for("chat.postMessage")
+    assert "particular person's record" in first["text"]
+    follow_ts = "1700000311.000100"
+    bot.fake.add_message("C0GENERAL", follow_ts, "and for Group 2?", thread_ts=parent_ts)
+    bot.event({"type": "message", "channel_type": "channel", "channel": "C0GENERAL", "user": "U0OFFICER",
+               "ts": follow_ts, "thread_ts": parent_ts, "text": "and for Group 2?"})
+    replies = bot.fake.wait_for("chat.postMessage", count=2)
+    assert replies[1]["thread_ts"] == parent_ts
+    assert "particular person's record" in replies[1]["text"] and "Sources" not in json.dumps(replies[1]["blocks"])
+
+
 def test_bots_own_and_other_bots_messages_are_ignored(bot):
     bot.event({"type": "message", "channel_type": "im", "channel": "D0X", "user": FakeSlack.BOT_USER_ID,
                "bot_id": FakeSlack.BOT_ID, "ts": "1.1", "text": "how long is group 3 kept?"})

@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass, replace
 
 from bot.core.extractive import best_sentence, citation_for, compose
-from bot.core.guards import is_personal_record_request, strip_injection
+from bot.core.guards import Guard
 from bot.core.lexical import tokenize
 from bot.core.models import Answer, Citation, Diagnostics
 from bot.core.query import acronyms_asked_about, merge_follow_up, normalise_question, spell_out_acronyms
@@ -33,6 +33,10 @@ NOT_COVERED = (
 PERSONAL_RECORD = (
     "I can't help with a particular person's record: I hold MoPI guidance, not police records. "
     "Check the record itself on your force's systems, or ask your information management or records team."
+)
+NOT_READABLE = (
+    "I can only read questions in English, so I can't check this one is safe to answer. "
+    "Please ask it in English."
 )
 INSTRUCTIONS_ONLY = (
     "I only answer questions about the MoPI guidance I hold, and instructions inside a question don't change that. "
@@ -81,13 +85,19 @@ class AnswerPolicy:
 
 class Assistant:
     def __init__(self, retriever: Retriever, policy: AnswerPolicy = AnswerPolicy(), generator=None,
-                 max_marking: str = "OFFICIAL", register=None, known_words: frozenset[str] = frozenset()):
+                 max_marking: str = "OFFICIAL", register=None, known_words: frozenset[str] = frozenset(),
+                 guard: Guard | None = None):
         self.retriever = retriever
         self.policy = policy
         self.generator = generator  # optional LLM answerer (bot.core.generative.Generator)
         self.max_marking = max_marking
         self.register = register  # optional RegisterStore: status questions are answered from it
         self.known_words = known_words  # real words, never typo-corrected (see query.normalise_question)
+        if guard is None:
+            from bot.core.nlp import load_pipeline
+
+            guard = Guard(load_pipeline, retriever.lexical.gazetteer, known_words)
+        self.guard = guard
 
     def ask(self, question: str, *, max_marking: str | None = None, context: str = "") -> Answer:
         """Answer ``question`` from the guidance, or refuse.
@@ -107,12 +117,15 @@ class Assistant:
 
     def _answer(self, question: str, max_marking: str, context: str) -> Answer:
         started = time.perf_counter()
-        if is_personal_record_request(question):
-            return _refusal(question, PERSONAL_RECORD, "personal_record")
-        cleaned, had_instructions = strip_injection(question)
-        if had_instructions and len(cleaned.split()) < 3:
-            return _refusal(question, INSTRUCTIONS_ONLY, "injection")
+        # A thread reply is guarded as itself, as the question it merges into, and as part of its thread.
+        verdict = (self.guard.check_follow_up(question, merge_follow_up(context, question), context) if context
+                   else self.guard.check(question))
         timings = {"guard": _ms_since(started)}
+        if verdict.refused:
+            message = {"personal_record": PERSONAL_RECORD, "language": NOT_READABLE}.get(verdict.reason,
+                                                                                       INSTRUCTIONS_ONLY)
+            return replace(_refusal(question, message, verdict.reason), timings_ms=timings)
+        cleaned = verdict.question
 
         started = time.perf_counter()
         answer = None
@@ -121,7 +134,8 @@ class Assistant:
         timings["route"] = _ms_since(started)
         if answer is None:
             answer = self._answer_from_documents(question, cleaned, max_marking, context)
-        return replace(answer, timings_ms={**timings, **answer.timings_ms})
+        diagnostics = replace(answer.diagnostics, instructions_removed=verdict.injection)
+        return replace(answer, timings_ms={**timings, **answer.timings_ms}, diagnostics=diagnostics)
 
     def _answer_with_register(self, question: str, cleaned: str, max_marking: str, context: str) -> Answer | None:
         """Register answers for the status parts of a question, a document answer for the rest."""

