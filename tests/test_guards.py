@@ -44,6 +44,7 @@ def guard(corpus_index, gazetteer) -> Guard:
     ("born 4/5/1990, do we still hold his arrest record?", "date_of_birth"),
     ("¿Cuándo se borrará el registro de antecedentes de Juan García?", "person"),  # another language
     ("Pryd fydd cofnod Dafydd Jones yn cael ei ddileu?", "person"),
+    ("right, and what's he been up to since he got out?", "unnamed"),  # "he", never introduced
 ])
 def test_record_lookups_about_one_individual_are_refused(guard, question, kind):
     verdict = guard.check(question)
@@ -65,6 +66,8 @@ def test_record_lookups_about_one_individual_are_refused(guard, question, kind):
     "can someone who wasn't convicted apply to get their custody image deleted?",  # a generic person
     "Group 1 offender born 1 May 2001, when is the review due?",  # a date of birth as a calculation input
     "what does section 115 of the Crime and Disorder Act allow?",
+    "if he is acquitted, is his DNA kept?",  # a hypothetical "he"
+    "My sergeant says intelligence graded C can't be shared. Is she right?",  # "she" is the sergeant
 ])
 def test_ordinary_guidance_questions_pass(guard, question):
     verdict = guard.check(question)

@@ -220,6 +220,8 @@ class Guard:
             if not _is_source_of(head) and _about_them(head, tokens):
                 found.append(kind)
         found += _own_record(doc)
+        if not individuals and _asks_about_someone_unnamed(doc):
+            found.append("unnamed")
         if _DATE_OF_BIRTH.search(doc.text) and (individuals or _points_back(doc.text)):
             found.append("date_of_birth")  # a date of birth and someone it belongs to: identifying data
         return tuple(dict.fromkeys(found))
@@ -416,6 +418,28 @@ _QUESTION_WORD = re.compile(r"\b(?:what|whats|when|where|which|who|whom|whose|wh
 def _asks_anything(text: str) -> bool:
     """Whether text left after an override still asks something: a question, or a request to explain."""
     return len(re.findall(r"\w+", text)) >= 3 and bool(_QUESTION_WORD.search(text))
+
+
+_HYPOTHETICAL = frozenset("if when whether unless suppose supposing say once where".split())
+_GENERIC_PEOPLE = frozenset("person people someone somebody anyone anybody offender offenders suspect suspects "
+                            "victim victims witness witnesses child children individual individuals".split())
+
+
+def _asks_about_someone_unnamed(doc) -> bool:
+    """A question about "he" or "she" that the message never introduces ("what's he been up to?").
+
+    The pronoun points at a particular person outside the message. A hypothetical ("if he is
+    acquitted, …") or a generic person introduced first ("a suspect … is his DNA kept?") is not that.
+    """
+    words = {t.lower_ for t in doc}
+    if words & (_HYPOTHETICAL | _GENERIC_PEOPLE) or any(t.lower_ in DESCRIBED_NOUNS for t in doc):
+        return False
+    for pronoun in doc:
+        if pronoun.lower_ in ("he", "she") and pronoun.dep_ in ("nsubj", "nsubjpass") and _is_question(pronoun.sent):
+            # An earlier subject noun may be who it means ("My sergeant says …; is she right?").
+            if not any(t.tag_.startswith("NN") and t.dep_ in ("nsubj", "nsubjpass") for t in doc[:pronoun.i]):
+                return True
+    return False
 
 
 def _points_back(text: str) -> bool:
