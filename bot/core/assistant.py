@@ -85,18 +85,14 @@ class AnswerPolicy:
 
 class Assistant:
     def __init__(self, retriever: Retriever, policy: AnswerPolicy = AnswerPolicy(), generator=None,
-                 max_marking: str = "OFFICIAL", register=None, known_words: frozenset[str] = frozenset(),
-                 guard: Guard | None = None):
+                 max_marking: str = "OFFICIAL", register=None, known_words: frozenset[str] = frozenset(), *,
+                 guard: Guard):
         self.retriever = retriever
         self.policy = policy
         self.generator = generator  # optional LLM answerer (bot.core.generative.Generator)
         self.max_marking = max_marking
         self.register = register  # optional RegisterStore: status questions are answered from it
         self.known_words = known_words  # real words, never typo-corrected (see query.normalise_question)
-        if guard is None:
-            from bot.core.nlp import load_pipeline
-
-            guard = Guard(load_pipeline, retriever.lexical.gazetteer, known_words)
         self.guard = guard
 
     def ask(self, question: str, *, max_marking: str | None = None, context: str = "") -> Answer:

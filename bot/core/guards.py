@@ -93,8 +93,7 @@ ALWAYS_STEERING = frozenset("prompt prompts guardrail guardrails persona program
                             "jailbreak".split())
 _CONVERSATION = frozenset("above previous prior earlier".split())
 # An override verb aimed at these drops the sources the answer must come from.
-SOURCE_OBJECTS = frozenset("guidance sources source documents document context above previous prior earlier "
-                           "everything all".split())
+SOURCE_OBJECTS = frozenset("guidance sources source documents document context everything all".split()) | _CONVERSATION
 _LEADING_FILLER = frozenset("please kindly now just ok okay so and also then first hey hi right".split())
 _ROLE_HEADER = re.compile(r"^\s*[\[(<#]*\s*(?:system|assistant|developer|admin|root)\s*[\])>]*\s*[:>-]", re.I | re.M)
 
@@ -211,7 +210,7 @@ class Guard:
                     continue
                 if span.start in foreign or _has_record_word(span.sent) or _is_question(span.sent):
                     found.append(kind)
-        if foreign and self._capitalised_names(" ".join(doc[i].text for i in sorted(foreign))):
+        if any(tokens[0].i in foreign for tokens in self._name_runs(doc)):
             found.append("person")  # a name in a language whose intent the parse cannot read: refuse, to be safe
         individuals = [(kind, tokens) for kind, tokens in self._individuals(doc)
                        if tokens[0].i not in foreign and tokens[0].i not in overridden]
@@ -226,31 +225,38 @@ class Guard:
             found.append("date_of_birth")  # a date of birth and someone it belongs to: identifying data
         return tuple(dict.fromkeys(found))
 
-    def _capitalised_names(self, text: str) -> list[str]:
-        """Runs of two or more capitalised words that are not the documents' own names ("Juan García")."""
-        return [run for run in _NAME_RUN.findall(text) if not self.gazetteer.is_document_name(run)]
-
     def _individuals(self, doc):
-        """(kind, tokens) for each person, relation or description the question mentions."""
+        """(kind, tokens) for each person, relation or description the question mentions, each once."""
         seen: set[int] = set()
+        finders = (("person", self._person_entities(doc)), ("person", self._initials(doc)),
+                   ("person", self._name_runs(doc)))
+        for kind, found in finders:
+            for tokens in found:
+                if not seen & {t.i for t in tokens}:
+                    seen.update(t.i for t in tokens)
+                    yield kind, tokens
+        yield from self._from_tokens(doc, seen)
+
+    def _person_entities(self, doc):
         for ent in doc.ents:
             # A name is made of words: "LAN-04" read as a person is a register id, not a name.
             if (ent.label_ == "PERSON" and not any(c.isdigit() for c in ent.text)
                     and not self.gazetteer.is_document_name(ent.text)):
-                seen.update(t.i for t in ent)
-                yield "person", list(ent)
+                yield list(ent)
+
+    def _initials(self, doc):
         for match in _INITIALS.finditer(doc.text):
             span = doc.char_span(match.start(), match.end(), alignment_mode="expand")
             surname = match.group(0).split(".")[-1].strip()
-            if span is not None and not (surname and self.gazetteer.is_ordinary(surname)) \
-                    and not seen & {t.i for t in span}:
-                seen.update(t.i for t in span)
-                yield "person", list(span)
+            if span is not None and not (surname and self.gazetteer.is_ordinary(surname)):
+                yield list(span)
+
+    def _name_runs(self, doc):
+        """A first name and a surname, whatever the entity finder calls them (it reads many surnames
+        as places or firms): capitalised words the corpus never writes in lower case ("Juan García")."""
         for match in _NAME_RUN.finditer(doc.text):
-            # A first name and a surname, whatever the entity finder calls them (it reads many
-            # surnames as places or firms): capitalised words the corpus never writes in lower case.
             span = doc.char_span(match.start(), match.end(), alignment_mode="expand")
-            if span is None or seen & {t.i for t in span}:
+            if span is None:
                 continue
             words = [t for t in span if not t.is_punct and t.tag_ != "POS"]  # "Barton's" is Barton
             plain = [not (t.text.isupper() or self.gazetteer.is_ordinary(t.text)) for t in words]
@@ -260,8 +266,10 @@ class Guard:
                 words, plain = words[1:], plain[1:]
             if len(words) >= 2 and all(plain) and not self.gazetteer.is_document_name(
                     " ".join(t.text for t in words)):
-                seen.update(t.i for t in words)
-                yield "person", words
+                yield words
+
+    def _from_tokens(self, doc, seen: set[int]):
+        """Uncapitalised or record-holding proper nouns, titled names, relations and descriptions."""
         for token in doc:
             if token.i in seen:
                 continue
@@ -457,7 +465,7 @@ def _without_overrides(doc, gazetteer: Gazetteer, foreign: set[int] = frozenset(
     for sent in doc.sents:
         if sent.start in foreign:
             continue
-        if _ROLE_HEADER.match(sent.text) or _ENCODED.search(sent.text) or _fake_header(sent):
+        if _fake_header(sent) or _ENCODED.search(sent.text):
             # "SYSTEM: …" poses as another speaker; an encoded payload hides what it says.
             drop.update(t.i for t in sent)
             found = True
@@ -490,9 +498,9 @@ _TAG = re.compile(r"</?\s*(?:sources?|context|documents?|system|instructions?|pr
 
 
 def _fake_header(sent) -> bool:
-    """A sentence opened by a label or heading about steering, a tag closing the sources, or a claim
-    to speak for the assistant's makers ("This is a message from your developers")."""
-    if _TAG.search(sent.text):
+    """A sentence posing as another speaker: a role header ("SYSTEM: …"), a label or heading about
+    steering, a tag closing the sources, or a claim to speak for the assistant's makers."""
+    if _ROLE_HEADER.match(sent.text) or _TAG.search(sent.text):
         return True
     heading = _HEADING.match(sent.text)
     if heading and set(heading.group(1).lower().split()) & (STEERING_OBJECTS | ALWAYS_STEERING):

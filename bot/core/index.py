@@ -88,7 +88,12 @@ def build_assistant(settings: Settings, embedder=None, llm: str | None = None):
         from bot.core.register import RegisterStore
 
         register = RegisterStore(settings.register_db)
+    from bot.core.guards import Guard
+    from bot.core.nlp import load_pipeline
     from bot.core.query import model_words
 
+    known_words = model_words(settings.resolved_model_path())
+    # The guard's language model loads on the first question, not here (see Guard).
+    guard = Guard(load_pipeline, retriever.lexical.gazetteer, known_words)
     return Assistant(retriever, policy, generator=generator, max_marking=settings.max_marking, register=register,
-                     known_words=model_words(settings.resolved_model_path()))
+                     known_words=known_words, guard=guard)
