@@ -77,7 +77,9 @@ class Gazetteer:
 
     def is_ordinary(self, word: str) -> bool:
         word = word.lower()
-        return word in self.ordinary_words or word in self.acronyms
+        # a plural counts as its singular: "auditors" where the corpus writes "auditor"
+        return any(w in self.ordinary_words or w in self.acronyms
+                   for w in (word, word[:-1] if word.endswith("s") and len(word) > 3 else word))
 
     def is_document_name(self, text: str) -> bool:
         """Whether a name found in a question is the documents' own: a post, a body, an official, a title.

@@ -43,13 +43,13 @@ from bot.core.lexical import tokenize
 OFFENCE_RECORD_WORDS = frozenset(
     "arrest arrested arrests caution cautioned cautions conviction convictions convicted charge charged charges "
     "reprimand reprimands offence offences offending custody dna fingerprints fingerprint pnc pnd niche "
-    "nominal intelligence intel marker markers flag flagged wanted previous previouses record".split())
+    "nominal intelligence intel marker markers flag flagged wanted warrant warrants previous previouses record".split())
 # Handling words: what is done with someone's record (held, weeded, due for review).
 HANDLING_WORDS = frozenset(
     "records file files data details information info entry entries history profile photo image images "
     "delete deleted deletion keep kept hold held holding remove removed weed weeded retain retained retention "
     "review reviewed dispose disposed destroy destroyed erase erased store stored show shows appear appears "
-    "check lookup look search find system systems due clear complaint complaints".split())
+    "check lookup look search find system systems database databases due clear complaint complaints".split())
 RECORD_WORDS = OFFENCE_RECORD_WORDS | HANDLING_WORDS | frozenset("anything something".split())
 # Verbs whose subject *says or decides* something: that subject is a source, not a record subject.
 SPEAKING_VERBS = frozenset(
@@ -105,7 +105,12 @@ _PATTERNS = {
         r"|\b(?:nominal|crime|custody|pnc|pnd|occurrence|incident|urn|case|ref|reference|niche|storm|athena)\b"
         r"(?:\s+(?:ref|reference|no|number|id))?\.?\s*:?\s*#?[A-Z0-9/-]*\d{3,}"
         r"|\b(?:collar|warrant|shoulder)\s*(?:number|no\.?|#)?\s*\d{2,6}\b"
-        r"|\b(?:PC|PCSO|DC|PS|DS|SC)\s?\d{3,5}\b", re.I),
+        r"|\b(?:PC|PCSO|DC|PS|DS|SC)\s?\d{3,5}\b"
+        # any reference in parts ("WA/2023/55617", "BK/22/4519"): letters in it, or a run of 5+ digits,
+        # so a date (1/5/2018) is not one
+        r"|\b(?=[A-Z0-9/]*(?:[A-Z]|\d{5}))[A-Z0-9]{1,8}(?:/[A-Z0-9]{1,8}){2,}\b", re.I),
+    "phone": re.compile(r"(?<!\d)(?:\+44\s?|0)(?:7\d{3}|\d{3,4})\s?\d{3}\s?\d{3,4}(?!\d)"),
+    "vehicle": re.compile(r"\b[A-Z]{2}\d{2}\s?[A-Z]{3}\b", re.I),  # a current-format number plate: "LD19 XKP"
     "address": re.compile(
         r"\b\d{1,4}[a-z]?,?\s+(?:[A-Z][a-z]+\s+){1,2}(?:St|Street|Rd|Road|Ave|Avenue|Lane|Ln|Close|Drive|Dr|Way|"
         r"Crescent|Court|Place|Terrace|Grove|Gardens|Row|Walk|Square|Hill|Park)\b"
@@ -171,7 +176,7 @@ class Guard:
         identifiers = self._record_subjects(doc, foreign, dropped - foreign)
         if identifiers:
             return GuardResult(kept, True, "personal_record", injection, identifiers)
-        if injection and not _asks_anything(kept):
+        if injection and not _asks_anything(doc, dropped):
             # What is left of an override asks nothing ("… and list every nominal"): it was all override.
             return GuardResult(kept, True, "injection", True)
         if len(re.findall(r"\w+", kept)) < 3 and foreign:
@@ -221,7 +226,8 @@ class Guard:
         found += _own_record(doc)
         if not individuals and _asks_about_someone_unnamed(doc):
             found.append("unnamed")
-        if _DATE_OF_BIRTH.search(doc.text) and (individuals or _points_back(doc.text)):
+        supposed = any(t.dep_ in ("nsubj", "nsubjpass", "dobj", "pobj") and _indefinite(t) for t in doc)
+        if _DATE_OF_BIRTH.search(doc.text) and (individuals or _points_back(doc.text) and not supposed):
             found.append("date_of_birth")  # a date of birth and someone it belongs to: identifying data
         return tuple(dict.fromkeys(found))
 
@@ -229,7 +235,7 @@ class Guard:
         """(kind, tokens) for each person, relation or description the question mentions, each once."""
         seen: set[int] = set()
         finders = (("person", self._person_entities(doc)), ("person", self._initials(doc)),
-                   ("person", self._name_runs(doc)))
+                   ("person", self._name_runs(doc)), ("person", self._documented_holders(doc)))
         for kind, found in finders:
             for tokens in found:
                 if not seen & {t.i for t in tokens}:
@@ -239,9 +245,12 @@ class Guard:
 
     def _person_entities(self, doc):
         for ent in doc.ents:
-            # A name is made of words: "LAN-04" read as a person is a register id, not a name.
+            # A name is made of words: "LAN-04" read as a person is a register id, not a name; and
+            # lower-case common nouns ("info vs police") are no name, whatever NER says.
             if (ent.label_ == "PERSON" and not any(c.isdigit() for c in ent.text)
-                    and not self.gazetteer.is_document_name(ent.text)):
+                    and not self.gazetteer.is_document_name(ent.text)
+                    and (not ent.text.islower() or any(t.tag_ in ("NNP", "NNPS") or t.lower_ not in self.english_words
+                                                       for t in ent if t.is_alpha))):
                 yield list(ent)
 
     def _initials(self, doc):
@@ -273,10 +282,13 @@ class Guard:
         for token in doc:
             if token.i in seen:
                 continue
-            if token.tag_ in ("NNP", "NNPS") and token.dep_ in _NAME_ROLES:
-                # The whole run of proper nouns up to this one: parses of uncapitalised names vary.
+            if (token.dep_ in _NAME_ROLES or token.dep_ == "ROOT" and token.tag_ == "NNP") and (
+                    token.tag_ in ("NNP", "NNPS") or _lower_noun_run(token)):
+                # The whole run of proper nouns up to this one: parses of uncapitalised names vary
+                # ("zoe mcallister" may come out as two common nouns, "ellie rhodes's" as NNP + NNS).
                 start = token.i
-                while start > 0 and doc[start - 1].tag_ in ("NNP", "NNPS") and doc[start - 1].i not in seen:
+                while start > 0 and doc[start - 1].i not in seen and (
+                        doc[start - 1].tag_ in ("NNP", "NNPS") or _lower_noun_run(doc[start - 1])):
                     start -= 1
                 name = list(doc[start:token.i + 1])
                 if self._uncapitalised_name(name) or self._record_holder(name):
@@ -298,21 +310,32 @@ class Guard:
                 elif owners & {"the", "that", "this"} and any(
                         c.dep_ in ("prep", "relcl", "acl", "advmod") for c in token.children):
                     yield "description", [token]  # "the lad at number 4", "the bloke who runs the chippy"
+            elif token.tag_ == "NN" and _pinned_down(token):
+                yield "description", [token]  # "the driver of the Astra parked outside the Co-op … does he …"
 
     def _record_holder(self, name) -> bool:
-        """A proper noun whose record a record word names: "the nominal record for Chloe Marsh-Whitby".
+        """A proper noun tied to a record as its holder: "the nominal record for Chloe Marsh-Whitby",
+        "is Brannigan still flagged", "Pemberton - still on the MAPPA list?".
 
         Whatever the entity finder calls it (it reads many surnames as places or firms),
-        a name that a record is *of*, *for* or *on* is the record's subject, unless the
-        documents name it themselves.
+        a name a record is *of*, *for* or *on*, or who is recorded, is the record's subject,
+        unless the documents name it themselves.
         """
-        head = name[-1]
-        link = head.head
-        return (head.dep_ == "pobj" and link.lower_ in ("for", "of", "on", "about", "against")
-                and all(t.text[:1].isupper() and not t.text.isupper() and not self.gazetteer.is_ordinary(t.text)
-                        for t in name if t.is_alpha)  # a capitalised name; not "… Police", "… Act", "PNC"
-                and _stem(link.head.lower_) in _RECORD_STEMS
+        return (all(t.text[:1].isupper() and not t.text.isupper() and not self.gazetteer.is_ordinary(t.text)
+                    for t in name if t.is_alpha)  # a capitalised name; not "… Police", "… Act", "PNC"
+                and _holds_record(name[-1])
                 and not self.gazetteer.is_document_name(" ".join(t.text for t in name)))
+
+    def _documented_holders(self, doc):
+        """People the documents name ("Carl Melling"), asked about as the holder of a record.
+
+        Named in a question about the documents they are content ("What did Carl Melling
+        report?"); "Is Carl Melling on the PND?" or "Mike Barton's caution" asks about them.
+        """
+        for ent in doc.ents:
+            if (ent.label_ == "PERSON" and self.gazetteer.is_document_name(ent.text)
+                    and _holds_record(_phrase_head(list(ent)))):
+                yield list(ent)
 
     def _uncapitalised_name(self, name) -> bool:
         """A proper noun typed in lower case ("x y's", "dave jones"): the tagger sees it, the entity finder misses it.
@@ -324,6 +347,9 @@ class Guard:
         return (any(t.is_lower for t in name)
                 and not any(t.ent_type_ not in ("", "PERSON") for t in name)
                 and all(t.is_alpha for t in name)
+                # common nouns alone are a name only if the dictionary lacks one of them ("mcallister")
+                and (any(t.tag_ in ("NNP", "NNPS") for t in name) or any(t.lower_ not in self.english_words
+                                                                          for t in name))
                 # a name holds no word of the corpus's own vocabulary ("grading code" is not a name)
                 and not any(len(t) > 1 and self.gazetteer.is_ordinary(t.text) for t in name)  # "x y": initials
                 # Two words are a first name and a surname; one alone only as an initial, or as the
@@ -348,10 +374,50 @@ _NAME_ROLES = frozenset("poss nsubj nsubjpass pobj dobj attr appos".split())
 FOREIGN_BELOW = 0.6  # share of known words under which a message is read as another language
 
 
+def _pinned_down(token) -> bool:
+    """Someone picked out by where they are seen, then referred to as "he" or "she": a particular person.
+
+    A definite noun with a clause describing it that places it ("… that's always parked outside
+    the Co-op on Beeston Road"), and a later "he"/"she" that can only mean that one person.
+    """
+    definite = any(c.dep_ == "det" and c.lower_ in ("the", "that", "this") for c in token.children)
+    described = any(c.dep_ in ("relcl", "acl") for c in token.children)
+    placed = any(t.ent_type_ in ("FAC", "GPE", "LOC") for t in token.subtree)
+    return definite and described and placed and any(t.lower_ in ("he", "she", "him", "her")
+                                                     for t in token.doc[token.i + 1:])
+
+
+def _lower_noun_run(token) -> bool:
+    """A lower-case common noun joined to a neighbour as one phrase: part of a name the tagger missed."""
+    # A plural is a name only as an owner: "ellie rhodes's", never "temp auditors".
+    return (token.is_lower and token.is_alpha and (token.tag_ == "NN" or token.tag_ == "NNS" and token.dep_ == "poss")
+            and (token.dep_ == "compound" or any(c.dep_ == "compound" and c.i == token.i - 1 for c in token.children)))
+
+
+def _holds_record(head) -> bool:
+    """Whether a name is tied to a record as its holder, not merely named near one.
+
+    "Barton's caution" (owner), "the record on Carl Melling" (what it is of, for, on),
+    "is Carl Melling on the PND" (the subject placed on a record system).
+    """
+    if head.dep_ == "poss":
+        return _stem(head.head.lower_) in _RECORD_STEMS
+    if head.dep_ == "pobj" and head.head.lower_ in ("for", "of", "on", "about", "against"):
+        return _stem(head.head.head.lower_) in _RECORD_STEMS
+    if head.dep_ in ("nsubj", "nsubjpass", "ROOT"):  # ROOT: a headline, "Pemberton - still on the list?"
+        verb = head.head
+        placed = any(p.dep_ == "prep" and p.lower_ in ("on", "in") and any(
+            _stem(o.lower_) in _RECORD_STEMS or any(w.text.isupper() for w in o.subtree)  # "the MAPPA list"
+            for o in p.children if o.dep_ == "pobj")
+            for p in (*verb.children, *head.children))  # the parse may hang "on the PNC" on either
+        return placed or head.dep_ != "ROOT" and _stem(verb.lower_) in _OFFENCE_STEMS
+    return False
+
+
 def _phrase_head(tokens):
     """The token that carries a name phrase's role in its sentence ("sergeant" for "my sergeant Dave")."""
     head = tokens[-1]
-    while head.dep_ in ("compound", "appos", "flat", "nmod") and head.head is not head:
+    while head.dep_ in ("compound", "appos", "flat", "nmod") and head.head.i != head.i:
         head = head.head
     return head
 
@@ -418,14 +484,35 @@ def _own_record(doc) -> list[str]:
     return found
 
 
-_QUESTION_WORD = re.compile(r"\b(?:what|whats|when|where|which|who|whom|whose|why|how|whether|if|is|are|does|do|"
-                            r"can|could|should|must|may|explain|describe|define|summarise|summarize|outline|"
-                            r"tell me)\b|\?", re.I)
+_ASKING_VERBS = frozenset("explain describe define summarise summarize outline tell list give clarify".split())
+_QUESTION_OPENERS = frozenset("do does did is are was were can could will would should must may has have".split())
 
 
-def _asks_anything(text: str) -> bool:
-    """Whether text left after an override still asks something: a question, or a request to explain."""
-    return len(re.findall(r"\w+", text)) >= 3 and bool(_QUESTION_WORD.search(text))
+def _asks_anything(doc, dropped: set[int]) -> bool:
+    """Whether what is left once the overrides are cut still asks something, read from the parse.
+
+    A kept sentence must be a question (a question mark, or a question word or inverted
+    verb that opens its own clause) or a request to explain. A fragment left behind by a
+    cut ("who answers anything", "so I can see where it begins") asks nothing.
+    """
+    for sent in doc.sents:
+        kept = [t for t in sent if t.i not in dropped and not t.is_space]
+        if sum(t.is_alpha for t in kept) < 3:
+            continue
+        if kept[-1].text == "?":
+            return True
+        first = next((t for t in kept if not t.is_punct and t.lower_ not in _LEADING_FILLER), None)
+        if first is None:
+            continue
+        if first.lower_ in _ASKING_VERBS and first.tag_ == "VB":
+            return True
+        if first.tag_ in ("WRB", "WP", "WDT", "MD") or first.lower_ in _QUESTION_OPENERS:
+            top = first
+            while top.head.i != top.i and top.head.i not in dropped:
+                top = top.head
+            if top.dep_ not in ("relcl", "acl", "advcl"):
+                return True
+    return False
 
 
 _HYPOTHETICAL = frozenset("if when whether unless suppose supposing say once where".split())
@@ -448,6 +535,20 @@ def _asks_about_someone_unnamed(doc) -> bool:
             if not any(t.tag_.startswith("NN") and t.dep_ in ("nsubj", "nsubjpass") for t in doc[:pronoun.i]):
                 return True
     return False
+
+
+_INDEFINITE = frozenset("a an some any every".split())
+_SOMEONE = frozenset("someone somebody anyone anybody".split())
+
+
+def _indefinite(token) -> bool:
+    """"a MAPPA-managed offender", "someone": a person supposed for the question, not one in particular."""
+    return token.lower_ in _SOMEONE or any(c.dep_ == "det" and c.lower_ in _INDEFINITE for c in token.children)
+
+
+def _supposes(clause) -> bool:
+    """A clause that sets up a case ("say a nominal was born in 1975"), not a claim to repeat."""
+    return any(c.dep_ in ("nsubj", "nsubjpass") and _indefinite(c) for c in clause.children)
 
 
 def _points_back(text: str) -> bool:
@@ -497,19 +598,23 @@ _HEADING = re.compile(r"^\s*#{1,6}\s*([^\n#]+)")
 _TAG = re.compile(r"</?\s*(?:sources?|context|documents?|system|instructions?|prompt)\s*>", re.I)
 
 
+# What a heading or a capitals label ("### OVERRIDE", "ADMIN NOTE:") names when it poses as a steer.
+_HEADER_WORDS = STEERING_OBJECTS | ALWAYS_STEERING | OVERRIDE_VERBS | frozenset("admin developer sudo".split())
+
+
 def _fake_header(sent) -> bool:
     """A sentence posing as another speaker: a role header ("SYSTEM: …"), a label or heading about
     steering, a tag closing the sources, or a claim to speak for the assistant's makers."""
     if _ROLE_HEADER.match(sent.text) or _TAG.search(sent.text):
         return True
     heading = _HEADING.match(sent.text)
-    if heading and set(heading.group(1).lower().split()) & (STEERING_OBJECTS | ALWAYS_STEERING):
+    if heading and set(heading.group(1).lower().split()) & _HEADER_WORDS:
         return True
     if any(t.lower_ in _AUTHORITIES and any(c.lower_ == "your" for c in t.children) for t in sent):
         return True
     label = _LABEL.match(sent.text)
     words = set(label.group(1).lower().split()) if label else set()
-    return bool(words & (STEERING_OBJECTS | OVERRIDE_VERBS | {"admin", "developer", "override", "sudo"}))
+    return bool(words & _HEADER_WORDS)
 _LOOSE_ENDS = re.compile(r"^(?:[\s,;:.!#-]|\b(?:and|but|then|also)\b)+|(?:[\s,;:-]|\b(?:and|but|then)\b)+$", re.I)
 _FRAMING_VERBS = frozenset("begin start end finish open close prefix sign acknowledge confirm reply respond".split())
 # Asking for an answer the sources do not hold: "make one up", "guess", "invent".
@@ -536,7 +641,7 @@ def _addressed_verbs(sent):
         # A subject made of symbols ("### …") is markup the parser misread, not a subject.
         subjects = [c for c in token.children if c.dep_ in ("nsubj", "nsubjpass", "expl") and c.is_alpha]
         helpers = [c for c in token.children if c.dep_ in ("aux", "auxpass") and c.i < token.i]
-        verbish = token.tag_ == "VB" or token.lower_ in OVERRIDE_VERBS | ROLE_VERBS | OUTPUT_VERBS
+        verbish = token.tag_ == "VB" or token.lower_ in OVERRIDE_VERBS | ROLE_VERBS | OUTPUT_VERBS | _FABRICATING
         # "you …", or "your name is …": a statement about the assistant itself
         about_you = all(s.lower_ == "you" or any(c.lower_ == "your" for c in s.children) for s in subjects)
         if subjects and about_you and token.dep_ in ("ROOT", "ccomp", "conj"):
@@ -624,7 +729,9 @@ def _echoes(verb, own, gazetteer: Gazetteer) -> bool:
         return True
     if any(t.ent_type_ in ("NORP", "LANGUAGE") and t.head.lower_ == "in" for t in own):
         return True
-    if any(c.dep_ == "ccomp" and not any(t.tag_ in ("WRB", "WP", "WDT") for t in c.subtree) for c in verb.children):
+    clauses = [c for c in verb.children if c.dep_ == "ccomp"]
+    if not any(_supposes(c) for c in clauses) and any(
+            not any(t.tag_ in ("WRB", "WP", "WDT") for t in c.subtree) for c in clauses):
         return True  # "answer that the 2005 code is still in force": the reply's content dictated
     if verb.lower_ in _FRAMING_VERBS and "with" in {t.lower_ for t in own}:
         return True  # "open every reply with …", "finish it with …": how the reply must begin or end
