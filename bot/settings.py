@@ -14,6 +14,7 @@ from pathlib import Path
 from bot.errors import ConfigError
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
+EMBEDDERS = ("auto", "onnx", "sentence-transformers")
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Settings:
     chunk_words: int = 150  # MOPI_CHUNK_WORDS: most words in one chunk (with its heading, within the model's 256 tokens)
     chunk_overlap_words: int = 30  # MOPI_CHUNK_OVERLAP: words repeated between split pieces of one section
     embed_batch_size: int = 32  # MOPI_EMBED_BATCH
+    embedder: str = "auto"  # MOPI_EMBEDDER: auto | onnx | sentence-transformers (see bot.core.onnx_embedder)
     max_file_mb: float = 25.0  # MOPI_MAX_FILE_MB: larger files are refused, not half-read
     max_marking: str = "OFFICIAL"  # MOPI_MAX_MARKING: highest protective marking the CLI may cite
     min_evidence: float | None = None  # MOPI_MIN_EVIDENCE: refusal threshold; None = the calibrated default
@@ -81,6 +83,11 @@ class Settings:
         return self.home / "bm25" / self.collection_name
 
     @property
+    def onnx_dir(self) -> Path:
+        """ONNX exports of the embedding model, one folder per model and weights hash."""
+        return self.home / "onnx"
+
+    @property
     def sentence_cache_db(self) -> Path:
         """Sentence vectors by text hash, per embedding model (see bot.core.sentence_vectors)."""
         return self.home / f"sentences-{self.collection_name}.sqlite"
@@ -126,6 +133,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides) -> Settings
         chunk_words=_number(env, "MOPI_CHUNK_WORDS", 150),
         chunk_overlap_words=_number(env, "MOPI_CHUNK_OVERLAP", 30),
         embed_batch_size=_number(env, "MOPI_EMBED_BATCH", 32),
+        embedder=(env.get("MOPI_EMBEDDER") or "auto").strip().lower(),
         max_file_mb=_number(env, "MOPI_MAX_FILE_MB", 25.0, float),
         max_marking=(env.get("MOPI_MAX_MARKING") or "OFFICIAL").upper(),
         min_evidence=_number(env, "MOPI_MIN_EVIDENCE", None, float),
@@ -140,6 +148,8 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides) -> Settings
         slack_channels=Path(env.get("MOPI_SLACK_CHANNELS") or "slack/channels.yaml"),
         slack_port=_number(env, "MOPI_SLACK_PORT", 3000),
     )
+    if settings.embedder not in EMBEDDERS:
+        raise ConfigError(f"MOPI_EMBEDDER must be one of {', '.join(EMBEDDERS)}, got {settings.embedder!r}")
     if settings.chunk_overlap_words >= settings.chunk_words:
         raise ConfigError("MOPI_CHUNK_OVERLAP must be smaller than MOPI_CHUNK_WORDS")
     return replace(settings, **overrides) if overrides else settings

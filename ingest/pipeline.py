@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.core.lexical import LexicalIndex, current_fingerprint, fingerprint
+from bot.core.onnx_embedder import finish_ingest, for_ingest
 from bot.core.sentence_vectors import SentenceVectorCache, build_matrix
 from bot.core.register import SEED_NAME, RegisterError, sync_seed
 from bot.errors import MopiError
@@ -125,16 +126,24 @@ def run_ingest(
 
     ``store`` is a VectorStore and ``embedder`` a LangChain Embeddings; both are
     passed in so tests and benchmarks can share one loaded model.
+
+    When ``embedder`` is sentence-transformers standing in for a missing ONNX export
+    (see bot.core.onnx_embedder.choose_embedder), the export is written as soon as the
+    model loads, and the rest of the run embeds with the faster of the two; a run that
+    embeds nothing writes a missing export at the end. A failed export is logged and
+    changes nothing else; a killed one leaves no partial export.
     """
     started = time.perf_counter()
     report = IngestReport()
     settings.home.mkdir(parents=True, exist_ok=True)
+    work = for_ingest(embedder)
     with _exclusive(settings.home / "ingest.lock"):
         state = IndexState(settings.state_db, store.collection_name)
         try:
-            _Run(settings, store, embedder, state, report, on_file).execute(paths, on_plan)
+            _Run(settings, store, work, state, report, on_file).execute(paths, on_plan)
         finally:
             state.close()
+        finish_ingest(work)
     report.seconds = time.perf_counter() - started
     report.model_loaded = bool(getattr(embedder, "loaded", True))
     return report

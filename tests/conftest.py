@@ -21,15 +21,18 @@ MOPI = str(Path(sys.executable).parent / "mopi")
 
 @pytest.fixture(scope="session")
 def embedder():
-    """The real bundled model, loaded once for the whole session."""
-    emb = make_embedder(load_settings({}))
+    """The real bundled model, loaded once for the whole session: the reference sentence-transformers
+    embedder, whatever ONNX export ./.mopi may hold (tests/test_onnx_embedder.py compares the two)."""
+    emb = make_embedder(load_settings({"MOPI_EMBEDDER": "sentence-transformers"}))
     emb.model  # noqa: B018 - load now so test timings are not skewed by the first test
     return emb
 
 
 @pytest.fixture
 def settings(tmp_path):
-    return load_settings({}, home=tmp_path / "home", corpus_dir=tmp_path / "corpus")
+    # sentence-transformers: an embedder made from these settings never writes an ONNX export.
+    return load_settings({"MOPI_EMBEDDER": "sentence-transformers"}, home=tmp_path / "home",
+                         corpus_dir=tmp_path / "corpus")
 
 
 @pytest.fixture

@@ -19,12 +19,18 @@ log = logging.getLogger(__name__)
 
 
 class SentenceTransformerEmbedder(Embeddings):
-    """A LangChain ``Embeddings`` over a local sentence-transformers model (normalised vectors)."""
+    """A LangChain ``Embeddings`` over a local sentence-transformers model (normalised vectors).
 
-    def __init__(self, model_path: Path, name: str, batch_size: int = 32):
+    ``onnx_export_dir``: where ingest should write the ONNX export of this model once it
+    is loaded (set when this embedder stands in for a missing export; see
+    bot.core.onnx_embedder.for_ingest).
+    """
+
+    def __init__(self, model_path: Path, name: str, batch_size: int = 32, onnx_export_dir: Path | None = None):
         self.model_path = Path(model_path)
         self.name = name
         self.batch_size = batch_size
+        self.onnx_export_dir = Path(onnx_export_dir) if onnx_export_dir is not None else None
         self._model = None
 
     @property

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.core.embedder import SentenceTransformerEmbedder
+from langchain_core.embeddings import Embeddings
+
 from bot.core.lexical import current_fingerprint, fingerprint
 from bot.core.state import IndexState
 from bot.core.vectorstore import VectorStore, open_client
 from bot.settings import Settings
 
 
-def make_embedder(settings: Settings) -> SentenceTransformerEmbedder:
-    """The configured embedder; the model itself loads on first use."""
-    return SentenceTransformerEmbedder(settings.resolved_model_path(), settings.model_name, settings.embed_batch_size)
+def make_embedder(settings: Settings) -> Embeddings:
+    """The configured embedder (ONNX when exported, else sentence-transformers; see
+    bot.core.onnx_embedder.choose_embedder); the model itself loads on first use."""
+    from bot.core.onnx_embedder import choose_embedder
+
+    return choose_embedder(settings)
 
 
 def open_store(settings: Settings, embedder=None, create: bool = True) -> VectorStore:

@@ -1,4 +1,4 @@
-"""All benchmarks: ingest (throwaway homes), answers (the real MOPI_HOME, brought up to date first), guards, then Slack.
+"""All benchmarks: ingest (throwaway homes), embedding (ONNX against sentence-transformers), answers (the real MOPI_HOME, brought up to date first), guards, then Slack.
 
     python -m evals.benchmarks
 """
@@ -7,19 +7,21 @@ from __future__ import annotations
 
 import sys
 
-from evals.benchmarks import bench_answers, bench_guards, bench_ingest, bench_slack
+from evals.benchmarks import bench_answers, bench_embed, bench_guards, bench_ingest, bench_slack
 
 
 def main() -> int:
     print("## Ingest\n")
     ingest_code = bench_ingest.main([])
+    print("\n## Embedding\n")
+    embed_code = bench_embed.main([])
     print("\n## Answers\n")
     answers_code = bench_answers.main(["--ensure-index"])
     print("\n## Guards\n")
     guards_code = bench_guards.main([])
     print("\n## Slack\n")
     slack_code = bench_slack.main([])
-    return max(ingest_code, answers_code, guards_code, slack_code)
+    return max(ingest_code, embed_code, answers_code, guards_code, slack_code)
 
 
 if __name__ == "__main__":

@@ -351,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
         "nearest-rank over wall time.",
         _timing_check(warm),
         _no_retrieval_note(warm.answers),
-        f"baseline: the raw question, embedded by the same SentenceTransformerEmbedder, k={BASELINE_K}, no "
+        f"baseline: the raw question, embedded by the same {type(embedder).__name__}, k={BASELINE_K}, no "
         f"protective-marking filter ({above_official} of {len(assistant.retriever.lexical.metadatas)} chunks are "
         "above OFFICIAL" + (", so the candidates are the same" if not above_official else "")
         + "); it composes no answer.",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 NO_TARGET = "—"
 _NOISY = ("chromadb", "sentence_transformers", "transformers", "httpx", "posthog", "bot", "ingest",
@@ -34,3 +35,26 @@ def print_table(rows: list[tuple], header: tuple[str, ...] = ("metric", "measure
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for r in rows:
         print(line(r))
+
+
+def passages_by_file(settings) -> list[list[str]]:
+    """Exactly what the ingest pipeline embeds on a fresh index, grouped per file in pipeline order."""
+    from ingest.chunking import chunk_blocks, passage_text
+    from ingest.loaders import load_file
+    from ingest.metadata import build_meta, load_manifest
+    from ingest.pipeline import discover
+
+    files, _ = discover([settings.corpus_dir])
+    manifests: dict[Path, dict] = {}
+    out: list[list[str]] = []
+    for path in files:
+        if path.parent not in manifests:
+            manifests[path.parent] = load_manifest(path.parent)
+        entry = manifests[path.parent].get(path.name, {})
+        loaded = load_file(path)
+        is_markdown = path.suffix.lower() in (".md", ".markdown")
+        hints, front_matter = ({}, loaded.metadata) if is_markdown else (loaded.metadata, {})
+        meta = build_meta({**hints, **entry, **front_matter})
+        chunks = chunk_blocks(meta, loaded.blocks, settings.chunk_words, settings.chunk_overlap_words)
+        out.append([passage_text(meta.title, c.heading_path, c.text) for c in chunks])
+    return out
