@@ -32,9 +32,9 @@ def load_pipeline(name: str = DEFAULT_NLP_MODEL):
     except (ImportError, OSError) as exc:
         raise ConfigError(f"cannot load the language model {name!r} the safety guards need "
                           f"({str(exc).splitlines()[0]}); run `make setup`") from None
-    if not Language.has_factory("line_breaks_end_sentences"):
-        Language.component("line_breaks_end_sentences", func=_line_breaks_end_sentences)
-    nlp.add_pipe("line_breaks_end_sentences", before="parser")
+    if not Language.has_factory("breaks_end_sentences"):
+        Language.component("breaks_end_sentences", func=_breaks_end_sentences)
+    nlp.add_pipe("breaks_end_sentences", before="parser")
     return nlp
 
 
@@ -57,9 +57,11 @@ def _torch_hidden():
             del sys.modules["torch"]
 
 
-def _line_breaks_end_sentences(doc):
-    """A new line starts a new sentence: a pasted header or a second message is never one sentence with the first."""
+def _breaks_end_sentences(doc):
+    """A new line, or a markup tag, starts a new sentence: a pasted header, a second message or a
+    "</context><system>…</system>" block is never one sentence with the question after it."""
     for token in doc[:-1]:
-        if "\n" in token.text_with_ws:
-            doc[token.i + 1].is_sent_start = True
+        after = doc[token.i + 1]
+        if "\n" in token.text_with_ws or token.text.endswith(">") or after.text.startswith("<"):
+            after.is_sent_start = True
     return doc
