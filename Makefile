@@ -9,16 +9,32 @@ BIN := $(VENV)/bin
 PIP = $(BIN)/pip install --quiet --progress-bar off -c constraints.txt
 QUIET_PIP = 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 STAMP := $(VENV)/.installed
+# Every dependency, the dev extra included, at an exact version with its hashes (pip-compile writes it:
+# `make lock`). torch is the CPU wheel from /opt/wheels, hashed as that file.
+LOCK := requirements.lock
+PIP_VERSION := 26.3
+PIP_TOOLS_VERSION := 7.6.2
+# The lock resolves against the default index and /opt/wheels only: the machine's pip config files
+# (extra local indexes, a global constraint) are left out of it.
+PIP_COMPILE = PIP_CONFIG_FILE=/dev/null CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe \
+	--strip-extras --extra dev -c constraints.txt --find-links /opt/wheels --no-emit-index-url
 
-.PHONY: setup run test bench eval index sync-corpus clean
+.PHONY: setup lock run test bench eval index sync-corpus clean
 
-$(STAMP): pyproject.toml constraints.txt
+# Installs from the lock, hash-checked; then the project itself, without resolving anything again.
+$(STAMP): pyproject.toml constraints.txt $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(PIP) --upgrade pip $(QUIET_PIP)
-	$(PIP) -e '.[dev]' $(QUIET_PIP)
+	$(PIP) pip==$(PIP_VERSION) $(QUIET_PIP)
+	$(PIP) --require-hashes -r $(LOCK) $(QUIET_PIP)
+	$(PIP) --no-deps --no-build-isolation -e . $(QUIET_PIP)
 	touch $@
 
-setup: $(STAMP)  ## create .venv and install (only when pyproject.toml or constraints.txt changed)
+setup: $(STAMP)  ## create .venv and install from the lock (again only when pyproject.toml, constraints.txt or the lock changed)
+
+lock:  ## re-resolve requirements.lock from pyproject.toml, keeping current pins (ARGS="--upgrade-package NAME" or ARGS=--upgrade)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) pip==$(PIP_VERSION) pip-tools==$(PIP_TOOLS_VERSION) $(QUIET_PIP)
+	$(PIP_COMPILE) $(ARGS) -o $(LOCK) pyproject.toml $(QUIET_PIP)
 
 run: setup  ## index corpus/ and start the assistant (Slack if SLACK_BOT_TOKEN is set, else a terminal chat)
 	$(BIN)/mopi run

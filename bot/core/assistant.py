@@ -112,6 +112,8 @@ class Assistant:
         return replace(answer, timings_ms=timings, id=answer_id)
 
     def _answer(self, question: str, max_marking: str, context: str) -> Answer:
+        if not self._register_only(question):
+            self.retriever.warm_up()  # overlaps loading the embedder with the guard's first parse
         started = time.perf_counter()
         # A thread reply is guarded as itself, as the question it merges into, and as part of its thread.
         verdict = (self.guard.check_follow_up(question, merge_follow_up(context, question), context) if context
@@ -132,6 +134,13 @@ class Assistant:
             answer = self._answer_from_documents(question, cleaned, max_marking, context)
         diagnostics = replace(answer.diagnostics, instructions_removed=verdict.injection)
         return replace(answer, timings_ms={**timings, **answer.timings_ms}, diagnostics=diagnostics)
+
+    def _register_only(self, question: str) -> bool:
+        """Whether every part of ``question`` goes to the register (no document search to prepare for)."""
+        if self.register is None:
+            return False
+        idf = self.retriever.lexical.idf
+        return all(route(clause, self.register, idf) for clause in split_clauses(question) or [question])
 
     def _answer_with_register(self, question: str, cleaned: str, max_marking: str, context: str) -> Answer | None:
         """Register answers for the status parts of a question, a document answer for the rest."""

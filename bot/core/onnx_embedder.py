@@ -29,6 +29,7 @@ import logging
 import os
 import re
 import shutil
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -401,6 +402,7 @@ class OnnxEmbedder(Embeddings):
         self.threads = threads or default_threads()
         self._session = None
         self._tokenizer = None
+        self._loading = threading.Lock()  # a warm-up thread and a question may both ask for it
         self._inputs: list[str] = []
 
     @classmethod
@@ -416,6 +418,10 @@ class OnnxEmbedder(Embeddings):
     @property
     def model(self):
         """The onnxruntime session, created on first use (the counterpart of the ST model)."""
+        with self._loading:
+            return self._load()
+
+    def _load(self):
         if self._session is None:
             started = time.perf_counter()
             import onnxruntime as ort

@@ -6,6 +6,8 @@ and a superseded document never outranks the document that supersedes it.
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from dataclasses import dataclass
 
@@ -98,6 +100,9 @@ def current_first(hits: list[Hit], superseded_by: dict[str, str]) -> list[Hit]:
     return ordered
 
 
+log = logging.getLogger(__name__)
+
+
 class Retriever:
     """BM25 + dense over one index. Holds no per-query state, so one instance serves concurrent askers."""
 
@@ -105,6 +110,7 @@ class Retriever:
         self.store = store
         self.lexical = lexical
         self.embedder = embedder
+        self._warming: threading.Thread | None = None
         self.documents = _documents(lexical)
         # doc id -> the id of a current document that supersedes it
         self.superseded_by = {
@@ -118,6 +124,22 @@ class Retriever:
         # What names each document: the stems of its id and title ("code-of-practice-mopi-2005").
         self.titles = {doc_id: frozenset(tokenize(f"{doc_id.replace('-', ' ')} {meta.get('title', '')}"))
                        for doc_id, meta in self.documents.items()}
+
+    def warm_up(self) -> None:
+        """Load the embedding model and open the vector index in the background, once.
+
+        A cold process spends about a second on each of these and on the guard's language
+        model; started before the guard runs, they overlap with it.
+        """
+        if self._warming is None and not getattr(self.embedder, "loaded", True):
+            self._warming = threading.Thread(target=self._warm, name="retriever-warm-up", daemon=True)
+            self._warming.start()
+
+    def _warm(self) -> None:
+        try:
+            self.store.search(self.embedder.embed_query("police information"), k=1)
+        except Exception as exc:  # the question itself will meet the same error and report it
+            log.debug("warm-up failed: %s", type(exc).__name__)
 
     def search(self, query: str, k: int = 8, mode: str = "hybrid", depth: int = 30,
                filters: SearchFilter = SearchFilter()) -> list[Hit]:

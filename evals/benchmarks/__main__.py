@@ -1,4 +1,4 @@
-"""All benchmarks: ingest (throwaway homes), embedding (ONNX against sentence-transformers), answers (the real MOPI_HOME, brought up to date first), guards, then Slack.
+"""All benchmarks: ingest (throwaway homes), embedding (ONNX against sentence-transformers), answers (the real MOPI_HOME, brought up to date first), guards, Slack, then a fresh clone to first answer.
 
     python -m evals.benchmarks
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from evals.benchmarks import bench_answers, bench_embed, bench_guards, bench_ingest, bench_slack
+from evals.benchmarks import bench_answers, bench_clone, bench_embed, bench_guards, bench_ingest, bench_slack
 
 
 def main() -> int:
@@ -21,7 +21,9 @@ def main() -> int:
     guards_code = bench_guards.main([])
     print("\n## Slack\n")
     slack_code = bench_slack.main([])
-    return max(ingest_code, embed_code, answers_code, guards_code, slack_code)
+    print("\n## Fresh clone\n")
+    clone_code = bench_clone.main([])
+    return max(ingest_code, embed_code, answers_code, guards_code, slack_code, clone_code)
 
 
 if __name__ == "__main__":

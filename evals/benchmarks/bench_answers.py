@@ -40,10 +40,13 @@ GNU_TIME = Path("/usr/bin/time")
 
 TARGET_P50_MS = 60.0
 TARGET_P95_MS = 150.0
-TARGET_COLD_S = 10.0
+TARGET_COLD_S = 2.0  # issue 11: a newcomer's `mopi ask` on an indexed corpus, whole process
+TARGET_COLD_RSS_MIB = 300.0
+TARGET_HELP_S = 0.2
 
 WARMUP_QUESTIONS = 3
-COLD_RUNS = 3
+COLD_RUNS = 5
+IMPORT_TOP = 5
 BASELINE_K = 8
 RECALL_K = 5
 CLI_QUESTION = "how long is the clear period for Group 3?"
@@ -258,15 +261,36 @@ def _cold_breakdown(env: dict) -> tuple[dict[str, float], float]:
     return {**json.loads(proc.stdout.strip().splitlines()[-1]), "startup": startup}, wall
 
 
+def _import_top(env: dict) -> list[tuple[str, float]]:
+    """The top-level packages a cold `mopi ask` spends most import time on (``python -X importtime``)."""
+    proc = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-X", "importtime", "-m", "bot.cli", "ask",
+                           CLI_QUESTION], cwd=ROOT, env=env, capture_output=True, text=True)
+    totals: dict[str, float] = {}
+    for line in proc.stderr.splitlines():
+        parts = line.removeprefix("import time:").split("|")
+        if len(parts) != 3 or not parts[1].strip().isdigit():
+            continue
+        name = parts[2]
+        if name.startswith(" ") and not name.startswith("  "):  # depth 1: imported by the CLI itself or its modules
+            top = name.strip().split(".")[0]
+            totals[top] = totals.get(top, 0.0) + int(parts[1]) / 1e6
+    return sorted(totals.items(), key=lambda kv: -kv[1])[:IMPORT_TOP]
+
+
 def _cold_rows(settings: Settings, warm_rss_mib: float) -> tuple[list[tuple], list[str]]:
     """Cold `mopi ask` wall, its breakdown, and peak RSS: (rows, notes)."""
     env = {**os.environ, "MOPI_HOME": str(settings.home.resolve())}
-    runs = [_measure([str(ROOT / ".venv" / "bin" / "mopi"), "ask", CLI_QUESTION], env) for _ in range(COLD_RUNS)]
+    mopi = str(ROOT / ".venv" / "bin" / "mopi")
+    runs = [_measure([mopi, "ask", CLI_QUESTION], env) for _ in range(COLD_RUNS)]
     failed = next((r for r in runs if r.code != 0), None)
-    median = statistics.median(r.seconds for r in runs)
-    rows = [(f"`mopi ask` cold process wall, median of {COLD_RUNS} (s)",
-             f"{median:.2f}" + (f" (exit {failed.code})" if failed else ""),
-             f"<= {TARGET_COLD_S:g}", ok_mark(median <= TARGET_COLD_S and not failed))]
+    seconds = sorted(r.seconds for r in runs)
+    median = statistics.median(seconds)
+    helps = sorted(_measure([mopi, "--help"], env).seconds for _ in range(COLD_RUNS))
+    rows = [(f"`mopi ask` cold process wall, median of {COLD_RUNS} (min-max) (s)",
+             f"{median:.2f} ({seconds[0]:.2f}-{seconds[-1]:.2f})" + (f" (exit {failed.code})" if failed else ""),
+             f"<= {TARGET_COLD_S:g}", ok_mark(median <= TARGET_COLD_S and not failed)),
+            (f"`mopi --help` wall, median of {COLD_RUNS} (s)", f"{statistics.median(helps):.2f}",
+             f"<= {TARGET_HELP_S:g}", ok_mark(statistics.median(helps) <= TARGET_HELP_S))]
 
     phases, wall = _cold_breakdown(env)
     accounted = sum(phases[p] for p in ("startup", "imports", "build", "first_ask", "second_ask"))
@@ -274,9 +298,9 @@ def _cold_rows(settings: Settings, warm_rss_mib: float) -> tuple[list[tuple], li
         ("cold start breakdown, one fresh `python -c` process (s)", f"{wall:.2f}", "", ""),
         ("  (a) import bot.cli, bot.console, bot.core.index", f"{phases['imports']:.2f}", "", ""),
         ("  (b) build_assistant: chromadb import, open Chroma, load BM25", f"{phases['build']:.2f}", "", ""),
-        ("  (c) first ask: torch + sentence-transformers import, model load, answer", f"{phases['first_ask']:.2f}",
+        ("  (c) first ask: guard model and embedder load (overlapped), answer", f"{phases['first_ask']:.2f}",
          "", ""),
-        ("      of which its embed stage (imports, model load, first encode)", f"{phases['first_embed']:.2f}", "", ""),
+        ("      of which its embed stage (what the warm-up had not finished)", f"{phases['first_embed']:.2f}", "", ""),
         ("  (d) second ask, same question", f"{phases['second_ask']:.3f}", "", ""),
         ("  (e) interpreter start-up, a bare `python -c pass`", f"{phases['startup']:.2f}", "", ""),
         ("  (f) interpreter exit, the rest (process wall - a..e)", f"{wall - accounted:.2f}", "", ""),
@@ -284,9 +308,12 @@ def _cold_rows(settings: Settings, warm_rss_mib: float) -> tuple[list[tuple], li
 
     rss = [r.rss_mib for r in runs if r.rss_mib is not None]
     rows += [
-        (f"peak RSS, cold `mopi ask` process, max of {COLD_RUNS} (MiB)", f"{max(rss):.0f}" if rss else "n/a", "", ""),
+        (f"peak RSS, cold `mopi ask` process, max of {COLD_RUNS} (MiB)", f"{max(rss):.0f}" if rss else "n/a",
+         f"<= {TARGET_COLD_RSS_MIB:g}", ok_mark(bool(rss) and max(rss) <= TARGET_COLD_RSS_MIB)),
         ("peak RSS, this benchmark process after the warm runs (MiB)", f"{warm_rss_mib:.0f}", "", ""),
     ]
+    rows += [(f"  import time, #{n} {name} (s)", f"{sec:.2f}", "", "")
+             for n, (name, sec) in enumerate(_import_top(env), start=1)]
     notes = [f"cold `mopi ask` peak RSS measured with {runs[0].rss_source}; wall is the whole process "
              "(start-up, imports, Chroma open, model load, one answer printed), OS file cache warm.",
              "this process's peak RSS is its lifetime high-water mark: run through `python -m evals.benchmarks` "
