@@ -27,7 +27,7 @@ from bot.core.embedder import SentenceTransformerEmbedder
 from bot.core.onnx_embedder import INGEST_PREFERS_ONNX, OnnxEmbedder, choose_embedder, export_onnx
 from bot.core.sentence_vectors import unit_texts
 from bot.settings import load_settings
-from evals.benchmarks.common import add_row, passages_by_file, print_table, quiet_logging
+from evals.benchmarks.common import add_row, passages_by_file, print_report, quiet_logging
 
 ROOT = Path(__file__).resolve().parents[2]
 TARGET_COSINE = 0.9999
@@ -160,10 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(home, ignore_errors=True)
 
-    print_table(rows)
-    print()
-    for note in notes:
-        print(f"note: {note}")
+    print_report(rows, notes)
     return 0
 
 

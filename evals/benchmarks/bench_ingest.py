@@ -24,7 +24,7 @@ from bot.core.embedder import SentenceTransformerEmbedder
 from bot.core.index import make_embedder, open_store
 from bot.core.onnx_embedder import export_onnx
 from bot.settings import Settings, load_settings
-from evals.benchmarks.common import add_row, passages_by_file, print_table, quiet_logging
+from evals.benchmarks.common import add_row, passages_by_file, print_report, quiet_logging
 from ingest.pipeline import INDEXED, run_ingest
 
 ROOT = Path(__file__).resolve().parents[2]  # the project folder (holds .venv and corpus)
@@ -248,10 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         for home in homes:
             shutil.rmtree(home, ignore_errors=True)
 
-    print_table(rows)
-    print()
-    for note in notes:
-        print(f"note: {note}")
+    print_report(rows, notes)
     return 0
 
 

@@ -37,6 +37,14 @@ def print_table(rows: list[tuple], header: tuple[str, ...] = ("metric", "measure
         print(line(r))
 
 
+def print_report(rows: list[tuple], notes: list[str]) -> None:
+    """The table, then one "note:" line each."""
+    print_table(rows)
+    print()
+    for note in notes:
+        print(f"note: {note}")
+
+
 def passages_by_file(settings) -> list[list[str]]:
     """Exactly what the ingest pipeline embeds on a fresh index, grouped per file in pipeline order."""
     from ingest.chunking import chunk_blocks, passage_text
