@@ -269,6 +269,14 @@ def _run_rows(rows, label: str, run: RunResult, n: int) -> None:
          len(run.duplicated) == TARGET_DUPLICATED)
 
 
+def _rss_mib() -> float:
+    """This process's resident set now (VmRSS), not its high-water mark."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evals.benchmarks.bench_slack",
                                      description=__doc__.splitlines()[0])
@@ -289,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     from evals.dataset import load_dataset
 
     settings = load_settings()
+    started = time.perf_counter()
     try:
         if current_fingerprint(settings.bm25_dir) is None:
             raise IndexNotReadyError("no lexical index")
@@ -301,6 +310,9 @@ def main(argv: list[str] | None = None) -> int:
     questions = [i.question for i in items]
     n = len(questions)
 
+    assistant.ask(questions[0])
+    first_answer_s = time.perf_counter() - started  # as the bot meets its first question after a start
+    rss_start = _rss_mib()
     for question in questions[:WARMUP_ASKS]:
         assistant.ask(question)
 
@@ -320,6 +332,10 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
     load_after = os.getloadavg()[0]
 
+    answers = len(seq.latencies_ms) + len(con.latencies_ms)
+    add_row(rows, "first answer after start: build the assistant, answer one question (s)", f"{first_answer_s:.2f}")
+    add_row(rows, "resident memory after the first answer (MiB)", f"{rss_start:.0f}")
+    add_row(rows, f"resident memory after {answers} answers over HTTP (MiB)", f"{_rss_mib():.0f}")
     _run_rows(rows, "sequential", seq, n)
     _run_rows(rows, f"{args.concurrency} concurrent", con, n)
     add_row(rows, f"{args.concurrency} concurrent: wall time (s)", f"{con.wall_s:.2f}")
