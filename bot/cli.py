@@ -7,7 +7,9 @@ prints. Heavy libraries load inside commands, so `mopi --help` is instant.
 from __future__ import annotations
 
 import logging
+import os
 import sys
+import threading
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -103,6 +105,7 @@ def search(settings: Settings, query: str, k: int, mode: str, doc_types, statuse
     retriever = Retriever(open_store(settings, embedder, create=False), LexicalIndex.load(settings.bm25_dir), embedder)
     filters = SearchFilter(max_marking or settings.max_marking, tuple(doc_types), tuple(statuses))
     print_hits(retriever.search(query, k=k, mode=mode, filters=filters))
+    _ONE_SHOT.set()
 
 
 @main.command()
@@ -134,6 +137,7 @@ def ask(settings: Settings, question: str | None, as_json: bool, llm: str | None
             sys.stdout.flush()
         else:
             print_answer(answer)
+    _ONE_SHOT.set()
 
 
 @main.command()
@@ -381,5 +385,30 @@ def _emit(items, as_json: bool, show, single: bool = False) -> None:
         show(items)
 
 
+# Set by one-shot commands (ask, search) once their output is printed: see entry().
+_ONE_SHOT = threading.Event()
+
+
+def entry() -> None:
+    """The `mopi` console script: main(), and after a one-shot command, leave without the teardown.
+
+    Finalising chromadb, onnxruntime and spaCy objects takes about a second here and does nothing
+    a finished `ask` or `search` needs: they write nothing, and their output is flushed first.
+    Every other command (ingest, the bot, the register) ends the ordinary way.
+    """
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        if not _ONE_SHOT.is_set():
+            raise
+    if _ONE_SHOT.is_set():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        logging.shutdown()
+        os._exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    entry()
