@@ -112,7 +112,7 @@ class Assistant:
         return replace(answer, timings_ms=timings, id=answer_id)
 
     def _answer(self, question: str, max_marking: str, context: str) -> Answer:
-        if not self._register_only(question):
+        if self.retriever.cold and not self._register_only(question):
             self.retriever.warm_up()  # overlaps loading the embedder with the guard's first parse
         started = time.perf_counter()
         # A thread reply is guarded as itself, as the question it merges into, and as part of its thread.

@@ -125,13 +125,18 @@ class Retriever:
         self.titles = {doc_id: frozenset(tokenize(f"{doc_id.replace('-', ' ')} {meta.get('title', '')}"))
                        for doc_id, meta in self.documents.items()}
 
+    @property
+    def cold(self) -> bool:
+        """Whether the embedding model is neither loaded nor loading (see warm_up)."""
+        return self._warming is None and not getattr(self.embedder, "loaded", True)
+
     def warm_up(self) -> None:
         """Load the embedding model and open the vector index in the background, once.
 
         A cold process spends about a second on each of these and on the guard's language
         model; started before the guard runs, they overlap with it.
         """
-        if self._warming is None and not getattr(self.embedder, "loaded", True):
+        if self.cold:
             self._warming = threading.Thread(target=self._warm, name="retriever-warm-up", daemon=True)
             self._warming.start()
 
