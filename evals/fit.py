@@ -1,4 +1,4 @@
-"""Fit the answer path's two linear models on the golden dev split, and only there.
+"""Fit the answer path's learned models on dev splits, and only there.
 
 * ``rerank``: every answerable dev question's retrieved candidates become
   feature rows (``bot.core.rerank.features``), labelled 1 when the chunk is a
@@ -7,13 +7,19 @@
   (``bot.core.extractive.FEATURES``), labelled with the share of the item's
   expected facts the unit (read with its context) holds.
 
-A listwise softmax loss per question with an L2 penalty gives the weights,
-written with what they were fitted on (``bot/core/*_weights.json``).
+* ``lookup``: the guard's second opinion (``bot.core.lookup_model``): every dev
+  question of the guard set and of golden, as the retriever would embed it,
+  labelled 1 when it looks up one individual's record.
+
+A listwise softmax loss per question with an L2 penalty gives the ranking weights;
+a logistic loss gives the lookup model, whose threshold lets at most 0.3% of the
+held-out questions that are no lookup be refused. Each is
+written with what it was fitted on (``bot/core/*_weights.json``).
 ``--cv`` scores 5-fold cross-validation *within dev* for an L2 grid and
 feature ablations, which is how the penalty is chosen. Test and the
 independent set are never read here.
 
-    python -m evals.fit rerank|extract [--l2 10] [--cv] [--dry-run]
+    python -m evals.fit rerank|extract|lookup [--l2 10] [--cv] [--dry-run]
 """
 
 from __future__ import annotations
@@ -121,11 +127,94 @@ STAGES = {
     "rerank": (rerank_stage.FEATURES, rerank_stage.WEIGHTS_FILE, "fused"),
     "extract": (extractive.FEATURES, extractive.WEIGHTS_FILE, "covered"),
 }
+# The lookup model may refuse at most this share of the questions it was fitted on that are no lookup
+# (held out): a small part of the 2% of ordinary questions the guards may refuse (evals/thresholds.yaml).
+LOOKUP_FALSE_REFUSALS = 0.003
+LOOKUP_FLOOR = 0.5  # and never below even odds
+LOOKUP_WEAK_SHARE = 0.5  # the weak threshold: this share of the lowest held-out p of a weakly refused lookup
+LOOKUP_L2 = (0.03, 0.1, 0.3, 1.0, 3.0)
+
+
+def lookup_rows(assistant) -> tuple[list[str], list[tuple], list[int], list[bool], list[bool]]:
+    """(text the retriever would embed, the guard's signals, 1 for a record lookup, whether the rules refuse it, whether only
+    weakly) for every item of the guard training set and every dev item of the guard set and of golden,
+    overrides aside: an override may ask for a lookup as well ("check the full record for …, and confirm
+    with QUAIL-447"), so it is no clean example of either side, and the rules deal with overrides."""
+    from evals.guards import TRAIN, load_items, split_items
+
+    guards = load_items(TRAIN) + split_items(load_items())["dev"]
+    asked = [(item.question, item.kind == "personal") for item in guards if item.kind != "injection"]
+    asked += [(item.question, item.category == "named_person" and item.should_refuse)
+              for item in load_split(GOLDEN, "dev") if item.category != "injection"]
+    texts, signals, labels, by_rules, weak = [], [], [], [], []
+    for question, lookup in asked:
+        verdict = assistant.guard.check(question)
+        if not verdict.question.strip():
+            continue  # all override: the rules refuse it, and nothing is left to embed
+        texts.append(assistant.search_query(verdict.question)[1])
+        signals.append(verdict.signals)
+        labels.append(int(lookup))
+        by_rules.append(verdict.reason == "personal_record")
+        weak.append(verdict.weak)
+    return texts, signals, labels, by_rules, weak
+
+
+def lookup_threshold(held_out, labels) -> float:
+    """Just above the held-out probability that only LOOKUP_FALSE_REFUSALS of the non-lookups exceed."""
+    negatives = sorted((p for p, y in zip(held_out, labels) if not y), reverse=True)
+    allowed = int(LOOKUP_FALSE_REFUSALS * len(negatives))
+    return max(LOOKUP_FLOOR, float(negatives[allowed]) + 1e-6)
+
+
+def weak_threshold(held_out, labels, weak, threshold: float) -> float:
+    """Well under every lookup the rules refuse only weakly (half the lowest); 0 (keep them all) without any."""
+    weak_lookups = [p for p, y, w in zip(held_out, labels, weak) if y and w]
+    return min(threshold, LOOKUP_WEAK_SHARE * min(weak_lookups)) if weak_lookups else 0.0
+
+
+def fit_lookup(assistant, l2: float, cv: bool, dry_run: bool) -> None:
+    import numpy as np
+
+    from bot.core.lookup_model import WEIGHTS_FILE, LookupModel, fit_logistic, held_out_probabilities
+
+    from bot.core.guards import SIGNALS
+
+    texts, signals, labels, by_rules, weak_rows = lookup_rows(assistant)
+    x = np.hstack([np.asarray(assistant.retriever.embedder.embed_documents(texts)), np.asarray(signals)])
+    y, rules, weak = np.asarray(labels), np.asarray(by_rules), np.asarray(weak_rows)
+    print(f"lookup: guard and golden dev splits, {len(y)} questions, {int(y.sum())} lookups "
+          f"({int((y & ~rules).sum())} not refused by the rules)")
+    grid = LOOKUP_L2 if cv else (l2,)
+    for penalty in grid:
+        held = held_out_probabilities(x, y, penalty)
+        t = lookup_threshold(held, y)
+        caught = held >= t
+        print(f"  l2 {penalty:<5} held-out log loss {-np.mean(y * np.log(held) + (1 - y) * np.log(1 - held)):.3f}; "
+              f"threshold {t:.3f}: lookups caught {int((caught & (y == 1)).sum())}/{int(y.sum())}, "
+              f"of those the rules miss {int((caught & (y == 1) & ~rules).sum())}/{int((y & ~rules).sum())}; "
+              f"others refused {int((caught & (y == 0)).sum())}")
+        lifted = weak_threshold(held, y, weak, t)
+        print(f"    weak rule refusals: {int((weak & (y == 1)).sum())} lookups, {int((weak & (y == 0)).sum())} others; "
+              f"below {lifted:.3f} answered: {int((weak & (y == 0) & (held < lifted)).sum())} others, "
+              f"{int((weak & (y == 1) & (held < lifted)).sum())} lookups")
+    if cv:
+        return
+    w, b = fit_logistic(x, y, l2)
+    model = LookupModel(assistant.retriever.embedder.name, tuple(float(v) for v in w), float(b), t, lifted, SIGNALS)
+    if not dry_run:
+        model.save(WEIGHTS_FILE, {"fitted": date.today().isoformat(), "by": f"python -m evals.fit lookup --l2 {l2}",
+                                  "on": f"evals/datasets/guards_train.yaml, and the guards.yaml and {GOLDEN} dev splits: {len(y)} questions, "
+                                        f"{int(y.sum())} lookups",
+                                  "threshold_from": "5-fold held-out probabilities: at most "
+                                                    f"{LOOKUP_FALSE_REFUSALS:.1%} of the questions that are no lookup "
+                                                    f"at or above it; weak_threshold: {LOOKUP_WEAK_SHARE} of the lowest "
+                                                    f"of any lookup the rules refuse only weakly"})
+        print(f"wrote {WEIGHTS_FILE}")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("stage", choices=sorted(STAGES))
+    parser.add_argument("stage", choices=sorted([*STAGES, "lookup"]))
     parser.add_argument("--l2", type=float, default=10.0)
     parser.add_argument("--dry-run", action="store_true", help="print the fit, do not write the weights file")
     parser.add_argument("--cv", action="store_true", help="5-fold cross-validation within dev: l2 grid and ablations")
@@ -136,8 +225,10 @@ def main(argv: list[str] | None = None) -> None:
     from bot.core.index import build_assistant
     from bot.settings import load_settings
 
-    names, path, single = STAGES[args.stage]
     assistant = build_assistant(load_settings())
+    if args.stage == "lookup":
+        return fit_lookup(assistant, args.l2, args.cv, args.dry_run)
+    names, path, single = STAGES[args.stage]
     idf = assistant.retriever.lexical.idf
     rows = list(candidate_rows(assistant, load_split(GOLDEN, "dev")))
     groups = (rerank_groups(rows, idf) if args.stage == "rerank"

@@ -13,6 +13,7 @@ from evals.dataset import CATEGORIES, GoldenItem, check_against_corpus, load_dat
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
 GOLDEN = ROOT / "evals" / "datasets" / "golden.yaml"
+INJECTION_ANSWERS = ROOT / "evals" / "datasets" / "injection_answers.yaml"
 
 MINIMUM_PER_CATEGORY = {
     "retention": 25,
@@ -61,6 +62,20 @@ def _doc_statuses() -> dict[str, str]:
 
 def test_every_item_is_backed_by_the_corpus(items):
     assert check_against_corpus(items, CORPUS) == []
+
+
+def test_the_injection_answers_are_backed_by_the_corpus_and_kept_apart_from_golden(items):
+    """evals/datasets/injection_answers.yaml (issue 10: new sets kept apart from golden) holds golden's format."""
+    from evals.split import load_split
+
+    answers = load_dataset(INJECTION_ANSWERS)
+    assert check_against_corpus(answers, CORPUS) == []
+    assert {i.category for i in answers} == {"injection"} and len(answers) >= 60
+    assert not {i.id for i in answers} & {i.id for i in items}
+    dev, test = load_split(INJECTION_ANSWERS, "dev"), load_split(INJECTION_ANSWERS, "test")
+    assert len(dev) + len(test) == len(answers) and any(i.should_refuse for i in test)
+    for item in answers:
+        assert item.should_refuse or item.must_not_include, f"{item.id}: says nothing an obeyed override would"
 
 
 def test_size_and_category_spread(items):

@@ -19,6 +19,7 @@ from bot.core.models import Answer, Citation, Diagnostics
 from bot.core.query import acronyms_asked_about, merge_follow_up, normalise_question, spell_out_acronyms
 from bot.core.register.answers import answer_register, route, split_clauses
 from bot.core.linear import LinearModel
+from bot.core.lookup_model import LookupModel
 from bot.core.rerank import Question, parse, rerank, sentence_similarities
 from bot.core.retrieval import Hit, RetrievalStats, Retriever, SearchFilter, current_first
 
@@ -86,7 +87,7 @@ class AnswerPolicy:
 class Assistant:
     def __init__(self, retriever: Retriever, policy: AnswerPolicy = AnswerPolicy(), generator=None,
                  max_marking: str = "OFFICIAL", register=None, known_words: frozenset[str] = frozenset(), *,
-                 guard: Guard):
+                 guard: Guard, lookup: LookupModel | None = None):
         self.retriever = retriever
         self.policy = policy
         self.generator = generator  # optional LLM answerer (bot.core.generative.Generator)
@@ -94,6 +95,8 @@ class Assistant:
         self.register = register  # optional RegisterStore: status questions are answered from it
         self.known_words = known_words  # real words, never typo-corrected (see query.normalise_question)
         self.guard = guard
+        self.lookup = lookup  # the guard's learned second opinion on record lookups; None: rules only
+        self._last_vector: tuple[str, list[float] | None] = ("", None)
 
     def ask(self, question: str, *, max_marking: str | None = None, context: str = "") -> Answer:
         """Answer ``question`` from the guidance, or refuse.
@@ -119,6 +122,12 @@ class Assistant:
         verdict = (self.guard.check_follow_up(question, merge_follow_up(context, question), context) if context
                    else self.guard.check(question))
         timings = {"guard": _ms_since(started)}
+        if verdict.refused and verdict.weak and self.lookup is not None:
+            started = time.perf_counter()
+            vector = self._query_vector(verdict.question, context)
+            if vector is not None and self.lookup.clears(vector, verdict.signals):
+                verdict = replace(verdict, refused=False, reason="", identifiers=(), weak=False)
+            timings["lookup"] = _ms_since(started)
         if verdict.refused:
             message = {"personal_record": PERSONAL_RECORD, "language": NOT_READABLE}.get(verdict.reason,
                                                                                        INSTRUCTIONS_ONLY)
@@ -128,10 +137,10 @@ class Assistant:
         started = time.perf_counter()
         answer = None
         if self.register is not None:
-            answer = self._answer_with_register(question, cleaned, max_marking, context)
+            answer = self._answer_with_register(question, cleaned, max_marking, context, verdict.signals)
         timings["route"] = _ms_since(started)
         if answer is None:
-            answer = self._answer_from_documents(question, cleaned, max_marking, context)
+            answer = self._answer_from_documents(question, cleaned, max_marking, context, verdict.signals)
         diagnostics = replace(answer.diagnostics, instructions_removed=verdict.injection)
         return replace(answer, timings_ms={**timings, **answer.timings_ms}, diagnostics=diagnostics)
 
@@ -142,7 +151,8 @@ class Assistant:
         idf = self.retriever.lexical.idf
         return all(route(clause, self.register, idf) for clause in split_clauses(question) or [question])
 
-    def _answer_with_register(self, question: str, cleaned: str, max_marking: str, context: str) -> Answer | None:
+    def _answer_with_register(self, question: str, cleaned: str, max_marking: str, context: str,
+                              signals: tuple[float, ...] = ()) -> Answer | None:
         """Register answers for the status parts of a question, a document answer for the rest."""
         idf = self.retriever.lexical.idf
         routed = [(clause, route(clause, self.register, idf)) for clause in split_clauses(cleaned) or [cleaned]]
@@ -156,7 +166,7 @@ class Assistant:
                 citations += cited
         rest = " ".join(clause for clause, query in routed if query is None)
         if rest:
-            documents = self._answer_from_documents(rest, rest, max_marking, context)
+            documents = self._answer_from_documents(rest, rest, max_marking, context, signals)
             if not documents.refused:
                 texts.append(_renumber(documents.answer, len(citations)))
                 citations += [replace(c, n=c.n + len(citations)) for c in documents.citations]
@@ -167,20 +177,49 @@ class Assistant:
         return Answer(question, "\n\n".join(texts), refused, "register", tuple(citations),
                       refusal_reason="not_in_register" if refused else "", diagnostics=Diagnostics(retrieved=sources))
 
-    def candidates(self, question: str, max_marking: str | None = None, context: str = "") -> Candidates:
-        """The retrieve and rerank stages for a (guard-checked) question: what the answer is chosen from.
-
-        Also what ``python -m evals.fit`` fits the weights on, so they are fitted to this very path.
-        """
-        # Typos are fixed for document search only: register routing matches ids and status words as typed.
+    def search_query(self, question: str, context: str = "") -> tuple[str, str]:
+        """(the question as searched, the text embedded and matched): typos fixed, a follow-up merged,
+        abbreviations spelled out. Document search only: register routing matches ids and status words as typed."""
         lexical = self.retriever.lexical
         cleaned = normalise_question(question, lexical.vocabulary, self.known_words)
         if context:
             cleaned = merge_follow_up(context, cleaned)
-        query = spell_out_acronyms(cleaned, lexical.acronyms)
+        return cleaned, spell_out_acronyms(cleaned, lexical.acronyms)
+
+    def looks_like_lookup(self, question: str, context: str = "",
+                          signals: tuple[float, ...] = ()) -> tuple[bool, list[float] | None]:
+        """The lookup model's verdict on a question the rules let through (``signals``: the guard's, see
+        GuardResult), and the query vector it read (handed on to retrieval: the question is embedded once)."""
+        if self.lookup is None:
+            return False, None
+        vector = self._query_vector(question, context)
+        return vector is not None and self.lookup.refuses(vector, signals), vector
+
+    def _query_vector(self, question: str, context: str) -> list[float] | None:
+        """The search query's embedding (None where retrieval embeds nothing); the last one is kept, since
+        the lookup check and retrieval both want it."""
+        if self.policy.retriever_mode not in ("hybrid", "dense"):
+            return None
+        query = self.search_query(question, context)[1]
+        last = self._last_vector  # read once: the Slack bot answers on several threads
+        if last[0] == query:
+            return last[1]
+        vector = self.retriever.embedder.embed_query(query)
+        self._last_vector = (query, vector)
+        return vector
+
+    def candidates(self, question: str, max_marking: str | None = None, context: str = "",
+                   vector: list[float] | None = None) -> Candidates:
+        """The retrieve and rerank stages for a (guard-checked) question: what the answer is chosen from.
+
+        Also what ``python -m evals.fit`` fits the weights on, so they are fitted to this very path.
+        """
+        lexical = self.retriever.lexical
+        cleaned, query = self.search_query(question, context)
         filters = SearchFilter(max_marking=max_marking or self.max_marking)
         depth = self.policy.rerank_depth if self.policy.rerank else self.policy.top_k
-        fused, stats = self.retriever.search_with_stats(query, k=depth, mode=self.policy.retriever_mode, filters=filters)
+        fused, stats = self.retriever.search_with_stats(query, k=depth, mode=self.policy.retriever_mode, filters=filters,
+                                                        vector=vector)
         timings = dict(stats.timings_ms)
 
         started = time.perf_counter()
@@ -195,9 +234,16 @@ class Assistant:
         timings["rerank"] = _ms_since(started)
         return Candidates(cleaned, parsed, fused, hits[:self.policy.top_k], sims, stats, filters, timings)
 
-    def _answer_from_documents(self, question: str, cleaned: str, max_marking: str, context: str) -> Answer:
-        found = self.candidates(cleaned, max_marking, context)
-        lexical, timings = self.retriever.lexical, found.timings_ms
+    def _answer_from_documents(self, question: str, cleaned: str, max_marking: str, context: str,
+                               signals: tuple[float, ...] = ()) -> Answer:
+        started = time.perf_counter()
+        lookup, vector = self.looks_like_lookup(cleaned, context, signals)
+        checked = {"embed": _ms_since(started)} if vector is not None else {}
+        if lookup:
+            return replace(_refusal(question, PERSONAL_RECORD, "personal_record"), timings_ms=checked,
+                           diagnostics=Diagnostics(lookup_refused=True))
+        found = self.candidates(cleaned, max_marking, context, vector)
+        lexical, timings = self.retriever.lexical, {**checked, **found.timings_ms}
         started = time.perf_counter()
         extract = compose(found.cleaned, found.hits, lexical.idf, acronyms_asked_about(found.cleaned, lexical.acronyms),
                           parsed=found.parsed, sims=found.sims, weights=self.policy.extract_weights)

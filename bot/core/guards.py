@@ -29,6 +29,7 @@ corpus's own vocabulary and names come from the gazetteer, never from a list her
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 from collections.abc import Callable
@@ -77,7 +78,8 @@ OVERRIDE_VERBS = frozenset("ignore disregard forget override bypass skip drop ab
                            "overwrite reset".split())
 ROLE_VERBS = frozenset("act pretend roleplay role-play imagine behave become simulate play impersonate".split())
 OUTPUT_VERBS = frozenset("say respond reply answer write print output repeat reveal show type begin start "
-                         "end finish open close prefix append include add translate display tell dump list".split())
+                         "end finish open close prefix append include add translate display tell dump list "
+                         "state confirm acknowledge describe label tag sign".split())
 # The assistant's own output, as in "in your answer", "open every reply with …".
 OUTPUT_NOUNS = frozenset("answer answers reply replies response responses output message messages".split())
 # What steers the assistant: the objects an override is about.
@@ -93,7 +95,8 @@ ALWAYS_STEERING = frozenset("prompt prompts guardrail guardrails persona program
                             "jailbreak".split())
 _CONVERSATION = frozenset("above previous prior earlier".split())
 # An override verb aimed at these drops the sources the answer must come from.
-SOURCE_OBJECTS = frozenset("guidance sources source documents document context everything all".split()) | _CONVERSATION
+SOURCE_OBJECTS = frozenset("guidance sources source documents document context everything all citations citation "
+                           "references".split()) | _CONVERSATION
 _LEADING_FILLER = frozenset("please kindly now just ok okay so and also then first hey hi right".split())
 _ROLE_HEADER = re.compile(r"^\s*[\[(<#]*\s*(?:system|assistant|developer|admin|root)\s*[\])>]*\s*[:>-]", re.I | re.M)
 
@@ -101,14 +104,19 @@ _ROLE_HEADER = re.compile(r"^\s*[\[(<#]*\s*(?:system|assistant|developer|admin|r
 _PATTERNS = {
     "reference": re.compile(
         r"\b\d{2,4}/\d{5,7}[A-Z]\b"  # PNC ID: 12/345678A
+        r"|\b\d{1,6}/\d{2}[A-Z]\b"  # CRO number: serial, year, check letter (118843/04L)
         r"|\b\d{2}/\d{3,6}/\d{2,4}\b"  # crime reference: 45/12345/23
-        r"|\b(?:nominal|crime|custody|pnc|pnd|occurrence|incident|urn|case|ref|reference|niche|storm|athena)\b"
-        r"(?:\s+(?:ref|reference|no|number|id))?\.?\s*:?\s*#?[A-Z0-9/-]*\d{3,}"
+        r"|\b(?:nominal|crime|custody|pnc|pnd|occurrence|incident|urn|case|ref|reference|niche|storm|athena|record"
+        r"|passport|licence|license|certificate|visor|cro)\b"
+        r"(?:\s+(?:ref|reference|no|number|id|log))?\.?\s*:?\s*#?[A-Z0-9/-]*\d{3,}"
         r"|\b(?:collar|warrant|shoulder)\s*(?:number|no\.?|#)?\s*\d{2,6}\b"
         r"|\b(?:PC|PCSO|DC|PS|DS|SC)\s?\d{3,5}\b"
         # any reference in parts ("WA/2023/55617", "BK/22/4519"): letters in it, or a run of 5+ digits,
         # so a date (1/5/2018) is not one
         r"|\b(?=[A-Z0-9/]*(?:[A-Z]|\d{5}))[A-Z0-9]{1,8}(?:/[A-Z0-9]{1,8}){2,}\b", re.I),
+    # National Insurance number: two letters, three pairs of digits, a letter A-D (HMRC's format; the
+    # letters are not checked against its exclusions, since a mistyped number is still someone's)
+    "national_insurance": re.compile(r"\b[A-Z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D]\b", re.I),
     "phone": re.compile(r"(?<!\d)(?:\+44\s?|0)(?:7\d{3}|\d{3,4})\s?\d{3}\s?\d{3,4}(?!\d)"),
     "vehicle": re.compile(r"\b[A-Z]{2}\d{2}\s?[A-Z]{3}\b", re.I),  # a current-format number plate: "LD19 XKP"
     "address": re.compile(
@@ -116,8 +124,8 @@ _PATTERNS = {
         r"Crescent|Court|Place|Terrace|Grove|Gardens|Row|Walk|Square|Hill|Park)\b"
         r"|\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[ABD-HJLNP-UW-Z]{2}\b", re.I),  # a street address; a UK postcode
 }
-# Initials, or an initial and a surname: "J.B.", "k.wood", "J. Bloggs".
-_INITIALS = re.compile(r"\b(?:[A-Z]\.\s?){2,3}(?![\w.])|\b[A-Za-z]\.\s?[A-Za-z][a-z]{2,}\b")
+# Initials, or an initial and a surname: "J.B.", "k.wood", "J. Bloggs"; initials that own something: "AB's".
+_INITIALS = re.compile(r"\b(?:[A-Z]\.\s?){2,3}(?![\w.])|\b[A-Za-z]\.\s?[A-Za-z][a-z]{2,}\b|\b[A-Z]{2,3}(?=['’]s\b)")
 # An opaque encoded payload (base64 and the like): never guidance, often a hidden instruction.
 _ENCODED = re.compile(r"(?<![\w/+])(?=[A-Za-z0-9+/]*\d)(?=[A-Za-z0-9+/]*[a-z])(?=[A-Za-z0-9+/]*[A-Z])"
                       r"[A-Za-z0-9+/]{20,}={0,2}(?![\w/+])")
@@ -133,6 +141,11 @@ class GuardResult:
     reason: str = ""  # "personal_record" | "injection" | "language" | ""
     injection: bool = False  # text was cut out before answering: an override, or a sentence it cannot read
     identifiers: tuple[str, ...] = ()  # the kinds of individual found ("person", "reference"...): never the text
+    # Refused only for a name in an opening aside ("Dzień dobry – does the NRAC apply …?") or lower-case
+    # words read as a name ("jak długo"): a greeting or a foreign phrase as often as a record's subject,
+    # so the lookup model has the last word (see Assistant).
+    weak: bool = False
+    signals: tuple[float, ...] = ()  # the message's SIGNALS, for the lookup model (bot/core/lookup_model.py)
 
 
 VERDICTS_KEPT = 256
@@ -170,12 +183,19 @@ class Guard:
 
     def _check(self, question: str) -> GuardResult:
         doc = self.nlp(question)
-        foreign = {i for sent in doc.sents if self._foreign(sent) for i in range(sent.start, sent.end)}
+        return replace(self._verdict(doc), signals=signals(doc, self.gazetteer))
+
+    def _verdict(self, doc) -> GuardResult:
+        foreign = {i for sent in _sentences(doc) if self._foreign(sent) for i in range(sent.start, sent.end)}
         kept, injection, dropped = _without_overrides(doc, self.gazetteer, foreign)
         # A name inside an override ("your name is Rex") is about the assistant, not a record subject.
         identifiers = self._record_subjects(doc, foreign, dropped - foreign)
         if identifiers:
-            return GuardResult(kept, True, "personal_record", injection, identifiers)
+            # Weak: nobody is left once the opening aside and the guessed lower-case names are set aside.
+            # Only a name can be that; a reference number, a relation or the asker's own record never is.
+            weak = identifiers == ("person",) and not self._record_subjects(
+                doc, foreign - (aside := _opening_aside(doc)), (dropped - foreign) | aside, guesses=False)
+            return GuardResult(kept, True, "personal_record", injection, identifiers, weak)
         if injection and not _asks_anything(doc, dropped):
             # What is left of an override asks nothing ("… and list every nominal"): it was all override.
             return GuardResult(kept, True, "injection", True)
@@ -205,19 +225,30 @@ class Guard:
 
     # -- individuals ---------------------------------------------------------------------
 
-    def _record_subjects(self, doc, foreign: set[int], overridden: set[int] = frozenset()) -> tuple[str, ...]:
-        """Kinds of identifiable individual who are the subject of a record word (see the module docstring)."""
+    def _record_subjects(self, doc, foreign: set[int], overridden: set[int] = frozenset(),
+                         guesses: bool = True) -> tuple[str, ...]:
+        """Kinds of identifiable individual who are the subject of a record word (see the module docstring).
+
+        ``guesses``: count lower-case words read as a name ("zoe mcallister", but also "jak długo").
+        """
         found: list[str] = []
+        asks = None  # whether any sentence is a question: worked out once, when a pattern needs it
         for kind, pattern in _PATTERNS.items():
-            for match in pattern.finditer(doc.text):
+            for match in pattern.finditer(_text(doc)):
                 span = doc.char_span(match.start(), match.end(), alignment_mode="expand")
-                if span is None or _EXAMPLE.search(doc.text[:match.start()]):
+                if span is None or _EXAMPLE.search(_text(doc)[:match.start()]):
                     continue
-                if span.start in foreign or _has_record_word(span.sent) or _is_question(span.sent):
+                sent = _sent_of(span)
+                if span.start in foreign or _has_record_word(sent) or _is_question(sent):
                     found.append(kind)
-        if any(tokens[0].i in foreign for tokens in self._name_runs(doc)):
+                elif kind != "reference":
+                    # An address, phone number or the like identifies someone whatever sentence asks.
+                    asks = any(_is_question(s) for s in _sentences(doc)) if asks is None else asks
+                    if asks:
+                        found.append(kind)
+        if any(tokens[0].i in foreign and tokens[0].i not in overridden for tokens in self._name_runs(doc)):
             found.append("person")  # a name in a language whose intent the parse cannot read: refuse, to be safe
-        individuals = [(kind, tokens) for kind, tokens in self._individuals(doc)
+        individuals = [(kind, tokens) for kind, tokens in self._individuals(doc, guesses)
                        if tokens[0].i not in foreign and tokens[0].i not in overridden]
         for kind, tokens in individuals:
             head = _phrase_head(tokens)
@@ -227,11 +258,13 @@ class Guard:
         if not individuals and _asks_about_someone_unnamed(doc):
             found.append("unnamed")
         supposed = any(t.dep_ in ("nsubj", "nsubjpass", "dobj", "pobj") and _indefinite(t) for t in doc)
-        if _DATE_OF_BIRTH.search(doc.text) and (individuals or _points_back(doc.text) and not supposed):
+        initials = any(t.text.isupper() and t.is_alpha and 2 <= len(t) <= 3 and not self.gazetteer.is_ordinary(t.text)
+                       and not _DATE_OF_BIRTH.match(t.text) for t in doc)  # "subject KM (DOB …)": letters no document uses
+        if _DATE_OF_BIRTH.search(_text(doc)) and (individuals or initials or _points_back(_text(doc)) and not supposed):
             found.append("date_of_birth")  # a date of birth and someone it belongs to: identifying data
         return tuple(dict.fromkeys(found))
 
-    def _individuals(self, doc):
+    def _individuals(self, doc, guesses: bool = True):
         """(kind, tokens) for each person, relation or description the question mentions, each once."""
         seen: set[int] = set()
         finders = (("person", self._person_entities(doc)), ("person", self._initials(doc)),
@@ -241,34 +274,47 @@ class Guard:
                 if not seen & {t.i for t in tokens} and not _party_to_a_case(tokens):
                     seen.update(t.i for t in tokens)
                     yield kind, tokens
-        yield from self._from_tokens(doc, seen)
+        yield from self._from_tokens(doc, seen, guesses)
 
     def _person_entities(self, doc):
         for ent in doc.ents:
-            # A name is made of words: "LAN-04" read as a person is a register id, not a name; and
+            # A name is made of words: "LAN-04" or "RULES_BEGIN" read as a person is an id, not a name; and
             # lower-case common nouns ("info vs police") are no name, whatever NER says.
-            if (ent.label_ == "PERSON" and not any(c.isdigit() for c in ent.text)
-                    and not self.gazetteer.is_document_name(ent.text)
+            if (ent.label_ == "PERSON" and not any(c.isdigit() or c == "_" for c in ent.text)
+                    and not self.gazetteer.is_document_name(ent.text) and not self._common_word(ent)
+                    and not (len(ent) == 1 and ent[0].tag_.startswith("VB"))  # "Ignore that …": a verb is no name
                     and (not ent.text.islower() or any(t.tag_ in ("NNP", "NNPS") or t.lower_ not in self.english_words
                                                        for t in ent if t.is_alpha))):
                 yield list(ent)
 
+    def _common_word(self, ent) -> bool:
+        """A one-word "name" that is a word of the corpus capitalised only by its place: "Arson with intent
+        …" opening a sentence, or "Schedule 18", "Part 3" (a word before a number is a part of a document)."""
+        if len(ent) != 1 or not self.gazetteer.is_ordinary(ent.text):
+            return False
+        token, doc = ent[0], ent.doc
+        numbered = token.i + 1 < len(doc) and doc[token.i + 1].like_num
+        return numbered or token.is_sent_start
+
     def _initials(self, doc):
-        for match in _INITIALS.finditer(doc.text):
+        for match in _INITIALS.finditer(_text(doc)):
             span = doc.char_span(match.start(), match.end(), alignment_mode="expand")
-            surname = match.group(0).split(".")[-1].strip()
-            if span is not None and not (surname and self.gazetteer.is_ordinary(surname)):
+            surname = match.group(0).split(".")[-1].strip()  # for "AB's", the letters: an acronym is no initials
+            if span is not None and not (surname and self.gazetteer.is_ordinary(surname)) \
+                    and not self.gazetteer.is_document_name(surname):
                 yield list(span)
 
     def _name_runs(self, doc):
         """A first name and a surname, whatever the entity finder calls them (it reads many surnames
         as places or firms): capitalised words the corpus never writes in lower case ("Juan García")."""
-        for match in _NAME_RUN.finditer(doc.text):
+        for match in _NAME_RUN.finditer(_text(doc)):
             span = doc.char_span(match.start(), match.end(), alignment_mode="expand")
             if span is None:
                 continue
             words = [t for t in span if not t.is_punct and t.tag_ != "POS"]  # "Barton's" is Barton
-            plain = [not (t.text.isupper() or self.gazetteer.is_ordinary(t.text)) for t in words]
+            # a title or an owner opens a name but is no part of it ("Our Supt", "Mr John Smith")
+            plain = [not (t.text.isupper() or self.gazetteer.is_ordinary(t.text)
+                          or t.lower_.rstrip(".") in _OWNERS | RANKS | HONORIFICS) for t in words]
             # Ordinary words before it are the sentence or a title ("Is Lisa …", "Inspector …"); one at
             # the end is the head noun of a body or a law ("Thames Valley Police"), not a surname.
             while words and not plain[0]:
@@ -277,7 +323,7 @@ class Guard:
                     " ".join(t.text for t in words)):
                 yield words
 
-    def _from_tokens(self, doc, seen: set[int]):
+    def _from_tokens(self, doc, seen: set[int], guesses: bool = True):
         """Uncapitalised or record-holding proper nouns, titled names, relations and descriptions."""
         for token in doc:
             if token.i in seen:
@@ -291,7 +337,7 @@ class Guard:
                         doc[start - 1].tag_ in ("NNP", "NNPS") or _lower_noun_run(doc[start - 1])):
                     start -= 1
                 name = list(doc[start:token.i + 1])
-                if self._uncapitalised_name(name) or self._record_holder(name):
+                if guesses and self._uncapitalised_name(name) or self._record_holder(name):
                     seen.update(t.i for t in name)
                     yield "person", name
             elif (token.lower_.rstrip(".") in HONORIFICS | RANKS and token.i + 1 < len(doc)
@@ -304,7 +350,8 @@ class Guard:
                     yield "person", name
             elif token.lower_ in DESCRIBED_NOUNS and token.tag_.startswith("NN"):
                 owners = {c.lower_ for c in token.children if c.dep_ in ("poss", "det")}
-                if token.lower_ in RELATION_NOUNS and (owners & _OWNERS or owners & RELATION_NOUNS):
+                if token.lower_ in RELATION_NOUNS and (owners & {"my", "our"} or (owners & _OWNERS or owners & RELATION_NOUNS)
+                                                        and not _generic_antecedent(doc, token)):
                     # "my brother-in-law", "his brother", and chains of them: "the wife's ex"
                     yield "relation", [token]
                 elif owners & {"the", "that", "this"} and any(
@@ -312,6 +359,9 @@ class Guard:
                     yield "description", [token]  # "the lad at number 4", "the bloke who runs the chippy"
             elif token.tag_ == "NN" and _pinned_down(token):
                 yield "description", [token]  # "the driver of the Astra parked outside the Co-op … does he …"
+            elif (token.tag_.startswith("NN") or token.dep_ in ("nsubj", "nsubjpass")) and _described_by_who(token) \
+                    and _holds_record(token):
+                yield "description", [token]  # "is the cleaner who does the CID office known to police?"
 
     def _record_holder(self, name) -> bool:
         """A proper noun tied to a record as its holder: "the nominal record for Chloe Marsh-Whitby",
@@ -321,6 +371,9 @@ class Guard:
         a name a record is *of*, *for* or *on*, or who is recorded, is the record's subject,
         unless the documents name it themselves.
         """
+        opens = name[0].is_sent_start or name[0].i > 0 and name[0].nbor(-1).is_punct
+        if len(name) == 1 and opens and name[0].lower_ in OVERRIDE_VERBS | OUTPUT_VERBS | ROLE_VERBS:
+            return False  # "Ignore that if you must, but …": an order, capitalised by its place
         return (all(t.text[:1].isupper() and not t.text.isupper() and not self.gazetteer.is_ordinary(t.text)
                     for t in name if t.is_alpha)  # a capitalised name; not "… Police", "… Act", "PNC"
                 and _holds_record(name[-1])
@@ -332,10 +385,13 @@ class Guard:
         Named in a question about the documents they are content ("What did Carl Melling
         report?"); "Is Carl Melling on the PND?" or "Mike Barton's caution" asks about them.
         """
+        if _reads_from_a_source(doc):
+            return  # "According to the 2005 Code, what went wrong with the information about Ian Huntley?"
         for ent in doc.ents:
-            if (ent.label_ == "PERSON" and self.gazetteer.is_document_name(ent.text)
-                    and _holds_record(_phrase_head(list(ent)))):
-                yield list(ent)
+            name = [t for t in ent if t.tag_ != "POS"]  # the entity may take in the "'s" of "Mike Barton's"
+            if (ent.label_ == "PERSON" and name and self.gazetteer.is_document_name(" ".join(t.text for t in name))
+                    and _holds_record(_phrase_head(name))):
+                yield name
 
     def _uncapitalised_name(self, name) -> bool:
         """A proper noun typed in lower case ("x y's", "dave jones"): the tagger sees it, the entity finder misses it.
@@ -365,6 +421,55 @@ class Guard:
             return False
         known = sum(w in self.english_words or self.gazetteer.is_ordinary(w) for w in words)
         return known / len(words) < FOREIGN_BELOW
+
+
+# What the parse says about a message, as numbers the lookup model weighs beside its embedding: evidence
+# for and against a lookup that the rules use one at a time.
+SIGNALS = ("person_entity", "proper_noun", "record_word", "offence_word", "my_relation", "number",
+           "third_person", "first_person", "generic", "question")
+
+
+def signals(doc, gazetteer: Gazetteer) -> tuple[float, ...]:
+    """The message's values for SIGNALS (each 0 or 1)."""
+    words = [t for t in doc if t.is_alpha]
+    found = (
+        any(e.label_ == "PERSON" for e in doc.ents),
+        any(t.tag_ == "NNP" and not t.is_sent_start and not gazetteer.is_ordinary(t.text) for t in doc),
+        any(_stem(t.lower_) in _RECORD_STEMS for t in words),
+        any(_stem(t.lower_) in _OFFENCE_STEMS for t in words),
+        any(t.lower_ in RELATION_NOUNS and any(c.lower_ in ("my", "our") for c in t.children) for t in doc),
+        bool(re.search(r"\d{4,}|\d+/\d+", _text(doc))),
+        any(t.lower_ in THIRD_PERSON for t in doc),
+        any(t.lower_ in _FIRST_PERSON for t in doc),
+        any(t.lower_ in _HYPOTHETICAL | _GENERIC_PEOPLE | _SOMEONE | _INDEFINITE for t in doc),
+        _text(doc).rstrip().endswith("?"),
+    )
+    return tuple(float(v) for v in found)
+
+
+def _text(doc) -> str:
+    """The message's text, joined once (``doc.text`` joins every token again on each call)."""
+    text = doc.user_data.get("mopi_text")
+    if text is None:
+        text = doc.user_data["mopi_text"] = doc.text
+    return text
+
+
+def _sentences(doc) -> list:
+    """The message's sentences, worked out once (spaCy's ``doc.sents`` and ``token.sent`` walk the whole
+    message on every call, and the rules ask often)."""
+    sents = doc.user_data.get("mopi_sents")
+    if sents is None:
+        sents = doc.user_data["mopi_sents"] = list(doc.sents)
+        doc.user_data["mopi_starts"] = [sent.start for sent in sents]
+    return sents
+
+
+def _sent_of(part):
+    """The sentence a token or span is in (``token.sent``, from the cache)."""
+    sents = _sentences(part.doc)
+    start = part.i if hasattr(part, "i") else part.start
+    return sents[bisect.bisect_right(part.doc.user_data["mopi_starts"], start) - 1]
 
 
 _NAME_WORD = r"[A-Z][a-zà-ÿ'’]+(?:-[A-Z]?[a-zà-ÿ'’]+)*"  # Smith, O'Neill, Marchetti-Holt
@@ -404,6 +509,59 @@ def _lower_noun_run(token) -> bool:
             and (token.dep_ == "compound" or any(c.dep_ == "compound" and c.i == token.i - 1 for c in token.children)))
 
 
+_ASIDE_ENDS = frozenset(", – — - : ;".split())
+
+
+def _opening_aside(doc) -> set[int]:
+    """The words before the first comma or dash of a message ("Dzień dobry –", "Przepraszam,", "Dave,"),
+    when what follows is a clause with a subject of its own that is no pronoun pointing back:
+    "– does the NRAC apply to victims?" stands alone, "– any previous?" and "– is he still wanted?" do not;
+    and any sentence that is only a greeting ("Prynhawn da. Could you …")."""
+    sents = _sentences(doc)
+    greetings = {t.i for sent in sents if _greeting(sent) for t in sent} if len(sents) > 1 else set()
+    end = next((t.i for t in doc[:5] if t.text in _ASIDE_ENDS and t.i not in greetings), None)
+    if not end:
+        return greetings
+    rest = doc[end + 1:]
+    if any(t.lower_ in THIRD_PERSON for t in rest):
+        return greetings
+    stands_alone = any(t.dep_ in ("nsubj", "nsubjpass", "expl") and t.lower_ not in THIRD_PERSON | {"it", "this"}
+                       and _is_verb(t.head) for t in rest)
+    return (set(range(0, end)) | greetings) if stands_alone else greetings
+
+
+def _greeting(sent) -> bool:
+    """A sentence of a word or three that does nothing ("Prynhawn da.", "Diolch."): no verb, no record word."""
+    words = [t for t in sent if t.is_alpha]
+    return 0 < len(words) <= 3 and not any(_is_verb(t) for t in words) and not _has_record_word(sent)
+
+
+def _reads_from_a_source(doc) -> bool:
+    """A question that says where its answer is to come from: "according to the report …", "what does
+    the 2023 Code say about …" (a named document, not a person, nor "my sergeant")."""
+    def named_document(noun) -> bool:
+        words = list(noun.subtree)
+        return (noun.tag_.startswith("NN") and not any(t.ent_type_ == "PERSON" or t.lower_ in _OWNERS for t in words)
+                and any(t.tag_ in ("NNP", "CD") for t in words))
+
+    for token in doc:
+        if token.lower_ == "according" and any(c.lower_ == "to" for c in token.children):
+            return True
+        if token.lower_ in SPEAKING_VERBS and any(c.dep_ == "nsubj" and named_document(c) for c in token.children):
+            return True
+    return False
+
+
+_KNOWN_TO = re.compile(r"\bknown to (?:the )?(?:police|us|officers)\b", re.I)
+
+
+def _described_by_who(token) -> bool:
+    """"the cleaner who does the CID office": a definite noun that a "who" clause picks out, one person."""
+    definite = any(c.dep_ == "det" and c.lower_ in ("the", "that", "this") for c in token.children)
+    return definite and any(c.dep_ == "relcl" and c.subtree and next(iter(c.subtree)).lower_ in ("who", "whom", "whose")
+                            for c in token.children)
+
+
 def _holds_record(head) -> bool:
     """Whether a name is tied to a record as its holder, not merely named near one.
 
@@ -420,7 +578,11 @@ def _holds_record(head) -> bool:
             _stem(o.lower_) in _RECORD_STEMS or any(w.text.isupper() for w in o.subtree)  # "the MAPPA list"
             for o in p.children if o.dep_ == "pobj")
             for p in (*verb.children, *head.children))  # the parse may hang "on the PNC" on either
-        return placed or head.dep_ != "ROOT" and _stem(verb.lower_) in _OFFENCE_STEMS
+        # "known to police", "known to us": the police idiom for someone on record (the parse may hang
+        # "known" anywhere in the sentence, so the main clause's subject is read as the one known)
+        known = (verb.lower_ == "known" and any(c.dep_ == "prep" and c.lower_ == "to" for c in verb.children)
+                 or verb.dep_ == "ROOT" and bool(_KNOWN_TO.search(_sent_of(head).text)))
+        return placed or known or head.dep_ != "ROOT" and _stem(verb.lower_) in _OFFENCE_STEMS
     return False
 
 
@@ -449,11 +611,14 @@ def _about_them(head, tokens) -> bool:
     swears he's clean. Can you confirm he has no record?"), or a later question
     asks about a record at all ("…, Hollie Brennan. Anything on the system?").
     """
-    if _has_record_word(head.sent, exclude=tokens) or _is_question(head.sent):
+    if _has_record_word(_sent_of(head), exclude=tokens) or _is_question(_sent_of(head)):
         return True  # a record word about them, or a question asked about them
+    clause = head.head
+    if any(c.dep_ == "mark" and c.lower_ in ("whether", "if") for c in clause.children):
+        return True  # "I need to know whether Neil Cartwright is still managed under MAPPA"
     doc = head.doc
-    for sent in doc.sents:
-        if sent.start <= head.sent.start:
+    for sent in _sentences(doc):
+        if sent.start <= _sent_of(head).start:
             continue
         points_back = any(t.lower_ in THIRD_PERSON for t in sent)
         if points_back and (_has_record_word(sent) or _is_question(sent)) or _has_record_word(sent) and _is_question(sent):
@@ -485,13 +650,61 @@ def _own_record(doc) -> list[str]:
         word, head = token.lower_, _stem(token.head.lower_)
         # "my" may be read as owning the record word or a compound of it ("will my arrest show").
         owned = {head} | {_stem(c.lower_) for c in token.head.children if c.dep_ == "compound" and c.i > token.i}
-        if ((word == "my" and token.dep_ == "poss" and owned & _OFFENCE_STEMS)
-                or (word == "i" and token.dep_ == "nsubjpass" and head in _OFFENCE_STEMS)
+        if ((word == "my" and token.dep_ == "poss" and owned & _OFFENCE_STEMS and not _exercises_a_right(token.head))
+                or (word == "i" and token.dep_ == "nsubjpass" and head in _OFFENCE_STEMS and _asks_about_me(token))
                 or (word == "me" and token.dep_ == "dobj" and head in _OFFENCE_STEMS)
                 or (word == "me" and token.dep_ == "pobj" and token.head.lower_ in ("on", "about", "against")
-                    and any(_stem(t.lower_) in _OFFENCE_STEMS for t in token.sent))):
+                    and any(_stem(t.lower_) in _OFFENCE_STEMS for t in _sent_of(token)))):
             found.append("self")
     return found
+
+
+_FIRST_PERSON = frozenset("i me my mine myself".split())
+
+
+def _asks_about_me(token) -> bool:
+    """"Was I arrested …?", or "I was arrested in 2015. Will it show on my DBS?": the asker's own history is
+    asked about. "I was arrested as a teenager. Is there a process for people in that position …?" tells it
+    only to ask about others like them."""
+    if _asks_the_way(token.doc):
+        return False  # "I was arrested in 2017 … How do I apply to get my custody photo deleted?"
+    if _is_question(_sent_of(token)):
+        return True
+    later = [s for s in _sentences(token.doc) if s.start > _sent_of(token).start]
+    return not later or any(_is_question(s) and any(t.lower_ in _FIRST_PERSON or t.lower_ == "it" for t in s)
+                            for s in later)
+
+
+# What a data subject does with their own record under the Data Protection Act 2018, Part 3, chapter 3
+# (access, rectification, erasure, restriction): "how do I request my records?" asks the way, not the record.
+_RIGHTS = frozenset("see view access obtain get copy request requests application apply correct amend rectify "
+                    "erase delete remove restrict challenge ask".split())
+_RIGHTS_STEMS = frozenset(tokenize(" ".join(_RIGHTS)))
+
+
+def _exercises_a_right(record) -> bool:
+    """Whether the asker's own record is what they would ask to see, correct or have deleted: a procedure
+    question ("how do I make a subject access request for my own records?", "if I want to see my own
+    PNC record, do I go to ACRO?"), not a look at the record itself ("is my caution still showing?")."""
+    if _asks_the_way(record.doc):
+        return True  # "… How do I apply to get it deleted?", "Can I apply for my own PNC record to be deleted?"
+    holder = record.head
+    if record.dep_ == "pobj" and holder.dep_ == "prep":
+        holder = holder.head  # "a request for my records"
+    if holder.i == record.i or _stem(holder.lower_) not in _RIGHTS_STEMS:
+        return False
+    if not _is_verb(holder):
+        return True  # "an application to delete my DNA", "a request for my records"
+    subjects = [c.lower_ for c in holder.children if c.dep_ in ("nsubj", "nsubjpass")]
+    return subjects in ([], ["i"])  # the asker does it, or it is what they want to do ("want to see …")
+
+
+def _asks_the_way(doc) -> bool:
+    """A question in which the asker is the one to exercise a right: "how do I apply …", "can I ask for …",
+    "who do I apply to": the way to the record, not what it says."""
+    return any(_stem(t.lower_) in _RIGHTS_STEMS and _is_verb(t) and any(c.dep_ == "nsubj" and c.lower_ == "i"
+                                                                          for c in t.children)
+               and _is_question(_sent_of(t)) for t in doc)
 
 
 _ASKING_VERBS = frozenset("explain describe define summarise summarize outline tell list give clarify".split())
@@ -505,12 +718,12 @@ def _asks_anything(doc, dropped: set[int]) -> bool:
     verb that opens its own clause) or a request to explain. A fragment left behind by a
     cut ("who answers anything", "so I can see where it begins") asks nothing.
     """
-    for sent in doc.sents:
+    for sent in _sentences(doc):
         kept = [t for t in sent if t.i not in dropped and not t.is_space]
         if sum(t.is_alpha for t in kept) < 3:
             continue
-        if kept[-1].text == "?":
-            return True
+        if next((t.text for t in reversed(kept) if t.text == "?" or not t.is_punct), "") == "?":
+            return True  # a question mark, closing quotes and brackets aside ('…meet?"}]}')
         first = next((t for t in kept if not t.is_punct and t.lower_ not in _LEADING_FILLER), None)
         if first is None:
             continue
@@ -542,11 +755,24 @@ def _asks_about_someone_unnamed(doc) -> bool:
     if words & (_HYPOTHETICAL | _GENERIC_PEOPLE) or any(t.lower_ in DESCRIBED_NOUNS for t in doc):
         return False
     for pronoun in doc:
-        if pronoun.lower_ in ("he", "she") and pronoun.dep_ in ("nsubj", "nsubjpass") and _is_question(pronoun.sent):
+        owns_record = pronoun.lower_ in ("his", "her") and pronoun.dep_ == "poss" and _stem(pronoun.head.lower_) in _RECORD_STEMS
+        if (pronoun.lower_ in ("he", "she") and pronoun.dep_ in ("nsubj", "nsubjpass") or owns_record) \
+                and _is_question(_sent_of(pronoun)):
             # An earlier subject noun may be who it means ("My sergeant says …; is she right?").
             if not any(t.tag_.startswith("NN") and t.dep_ in ("nsubj", "nsubjpass") for t in doc[:pronoun.i]):
                 return True
     return False
+
+
+def _generic_antecedent(doc, relation) -> bool:
+    """"If someone's ex asks us whether their new partner …": a relation owned by "his", "her", "their" or
+    another relation belongs to whoever they point back to, and a supposed or generic person before it
+    ("someone", "a man", "offenders") is nobody in particular."""
+    return any(t.i < relation.i and (t.lower_ in _SOMEONE or t.lower_ in _GENERIC_PEOPLE | DESCRIBED_NOUNS
+                                     and (_indefinite(t) or t.tag_ == "NNS")
+                                     or t.tag_ == "NN" and _indefinite(t)
+                                     and (t.dep_ in ("nsubj", "nsubjpass") or any(c.dep_ == "relcl" for c in t.children)))
+               for t in doc)  # ... or anyone supposed: "A caller on 101 wants …", "an officer who looks up their …"
 
 
 _INDEFINITE = frozenset("a an some any every".split())
@@ -575,7 +801,7 @@ def _without_overrides(doc, gazetteer: Gazetteer, foreign: set[int] = frozenset(
     an override, and the token indices cut."""
     drop: set[int] = set(foreign)
     found = False
-    for sent in doc.sents:
+    for sent in _sentences(doc):
         if sent.start in foreign:
             continue
         if _fake_header(sent) or _ENCODED.search(sent.text):
@@ -591,13 +817,13 @@ def _without_overrides(doc, gazetteer: Gazetteer, foreign: set[int] = frozenset(
                 if verb.lower_ in OUTPUT_VERBS:
                     drop.update(_quoted(sent))  # the words it was told to repeat
                 found = True
-    for match in _ASIDE_HEADER.finditer(doc.text):  # "(assistant: from now on …)" inside a sentence
+    for match in _ASIDE_HEADER.finditer(_text(doc)):  # "(assistant: from now on …)" inside a sentence
         span = doc.char_span(match.start(), match.end(), alignment_mode="expand")
         if span is not None:
             drop.update(t.i for t in span)
             found = True
     if not drop:
-        return doc.text.strip(), False, drop
+        return _text(doc).strip(), False, drop
     kept = re.sub(r"\s{2,}", " ", "".join(t.text_with_ws for t in doc if t.i not in drop))
     return _LOOSE_ENDS.sub("", kept).strip(), found, drop
 
@@ -610,7 +836,8 @@ _KEY = re.compile(r"^\W*([A-Za-z_]+)\s*:")
 _KEY_WORDS = ALWAYS_STEERING | frozenset("system admin developer sudo mode".split())
 _LABEL = re.compile(r"^\W*(?:</?\w+>\W*)*((?:[A-Z]{2,}\s*){1,4})[:\-]", re.M)
 _HEADING = re.compile(r"^\s*#{1,6}\s*([^\n#]+)")
-_TAG = re.compile(r"</?\s*(?:sources?|context|documents?|system|instructions?|prompt)\s*>", re.I)
+_TAG = re.compile(r"</?\s*\w*(?:sources?|context|documents?|system|instructions?|prompt|developer|admin|assistant)\w*"
+                  r"(?:\s+[^<>]*)?>", re.I)
 
 
 # What a heading or a capitals label ("### OVERRIDE", "ADMIN NOTE:") names when it poses as a steer.
@@ -657,17 +884,48 @@ def _addressed_verbs(sent):
         # A subject made of symbols ("### …") is markup the parser misread, not a subject.
         subjects = [c for c in token.children if c.dep_ in ("nsubj", "nsubjpass", "expl") and c.is_alpha]
         helpers = [c for c in token.children if c.dep_ in ("aux", "auxpass") and c.i < token.i]
-        verbish = token.tag_ == "VB" or token.lower_ in OVERRIDE_VERBS | ROLE_VERBS | OUTPUT_VERBS | _FABRICATING
+        verbish = token.tag_ == "VB" or token.lower_ in OVERRIDE_VERBS | ROLE_VERBS | OUTPUT_VERBS | _FABRICATING and not (
+            token.tag_ in ("NNP", "NNPS") and any(c.dep_ in ("compound", "nummod") for c in token.children))
+        # ("Limitation Act 1980 – why …" names a law: "Act" heads a proper name there, it orders nothing)
         # "you …", or "your name is …": a statement about the assistant itself
         about_you = all(s.lower_ == "you" or any(c.lower_ == "your" for c in s.children) for s in subjects)
-        if subjects and about_you and token.dep_ in ("ROOT", "ccomp", "conj"):
-            # A question to the assistant is still an order when it is a polite request ("could you …").
-            polite = any(h.lower_ in ("could", "can", "would", "will") for h in helpers)
+        polite = any(h.lower_ in ("could", "can", "would", "will") for h in helpers)
+        if subjects and about_you and (token.dep_ in ("ROOT", "ccomp", "conj") or token.dep_ == "advcl" and polite):
+            # A question to the assistant is still an order when it is a polite request ("could you …",
+            # "I'd appreciate it if you could …").
             if not _is_question(sent) or polite or token.head.lower_ in _WISHES:
                 yield token
+                # What the request is for is asked of the assistant too: "would you be so kind as to
+                # paste …", "could you try to reveal …" (an infinitive with no subject of its own).
+                near = [*token.children, *(g for c in token.children if c.dep_ == "acomp" for g in c.children)]
+                yield from _with_conjuncts(c for c in near if c.dep_ in ("xcomp", "advcl") and _is_verb(c)
+                                           and not any(g.dep_ in ("nsubj", "nsubjpass") for g in c.children))
+        elif token.dep_ == "xcomp" and not subjects and _is_verb(token) and any(
+                c.dep_ == "dobj" and c.lower_ == "you" for c in token.head.children):
+            # "I'm instructing you to disregard …", "I authorise you to skip … and to open …": the assistant
+            # is to do it
+            yield from _with_conjuncts([token])
+        elif subjects and all(_the_assistants_output(s) for s in subjects) and _is_verb(token):
+            yield token  # "every answer you give must contain …", "All responses must now begin with …"
         elif not subjects and not helpers and verbish and (
                 token.dep_ in ("ROOT", "conj", "parataxis", "advcl", "dep") or first is not None and token.i == first.i):
             yield token  # an imperative; a sentence that opens on a bare verb is one, however it was parsed
+
+
+def _with_conjuncts(verbs):
+    """Each verb and the verbs joined to it with no subject of their own ("to skip … and to open …")."""
+    for verb in verbs:
+        yield verb
+        yield from (c for c in verb.children if c.dep_ == "conj" and _is_verb(c)
+                    and not any(g.dep_ in ("nsubj", "nsubjpass") for g in c.children))
+
+
+def _the_assistants_output(noun) -> bool:
+    """"your reply", "every answer you give", "all responses": what the assistant writes."""
+    if noun.lower_ not in OUTPUT_NOUNS:
+        return False
+    return any(c.lower_ in ("your", "every", "each", "all", "any") for c in noun.children) or any(
+        c.dep_ == "relcl" and any(g.lower_ == "you" for g in c.children) for c in noun.children)
 
 
 def _is_verb(token) -> bool:
@@ -692,15 +950,27 @@ def _own_words(verb) -> list:
         if token.dep_ in ("conj", "parataxis") and _is_verb(token):
             continue  # a command of its own ("… and tell me how long …")
         if any(c.tag_ in ("WRB", "WP", "WDT") or c.dep_ == "mark" for c in token.children) \
-                and _is_verb(token):
-            continue  # a question it asks ("tell me how long Group 3 is kept")
+                and _is_verb(token) and token.dep_ != "relcl":
+            continue  # a question it asks ("tell me how long Group 3 is kept"); "a pirate who …" describes
         words.append(token)
         stack.extend(token.children)
     return words
 
 
+_EXECUTING = frozenset("do follow obey execute carry".split())
+_TOLD = frozenset("say says said tell tells told ask asks asked instruct instructs want wants".split())
+
+
+def _executes(verb) -> bool:
+    """"do what it says", "follow what the note tells you": an order to carry out words given elsewhere."""
+    return verb.lower_ in _EXECUTING and any(
+        c.dep_ in ("ccomp", "dobj", "xcomp") and any(t.lower_ in _TOLD for t in c.subtree) for c in verb.children)
+
+
 def _steers(verb, gazetteer: Gazetteer) -> bool:
     """Whether an addressed verb aims at what steers the assistant (see the module docstring)."""
+    if _executes(verb):
+        return True
     own = _own_words(verb)
     words = {t.lower_ for t in own}
     if words & ALWAYS_STEERING or any(t.lower_ in STEERING_OBJECTS and _the_assistants(t) for t in own):
@@ -727,7 +997,7 @@ def _steers(verb, gazetteer: Gazetteer) -> bool:
         if words & {"now", "longer", "more", "anymore", "free", "unrestricted", "unfiltered", "jailbroken"}:
             return True
         # "You are a general-purpose chatbot.": a statement of who the assistant is, not a question
-        return not _is_question(verb.sent) and any(c.dep_ == "attr" and c.tag_.startswith("NN")
+        return not _is_question(_sent_of(verb)) and any(c.dep_ == "attr" and c.tag_.startswith("NN")
                                                    for c in verb.children)
     if verb.lower_ in OUTPUT_VERBS or any(_stem(t.lower_) in _OUTPUT_STEMS for t in own if _is_verb(t)):
         return _echoes(verb, own, gazetteer)  # "say …", and "confirm by replying '…'"
@@ -747,7 +1017,7 @@ def _echoes(verb, own, gazetteer: Gazetteer) -> bool:
         return True
     if any(t.ent_type_ in ("NORP", "LANGUAGE") and t.head.lower_ == "in" for t in own):
         return True
-    clauses = [c for c in verb.children if c.dep_ == "ccomp"]
+    clauses = [c for c in verb.children if c.dep_ == "ccomp" and c.i > verb.i]  # what follows "say", "answer"
     if not any(_supposes(c) for c in clauses) and any(
             not any(t.tag_ in ("WRB", "WP", "WDT") for t in c.subtree) for c in clauses):
         return True  # "answer that the 2005 code is still in force": the reply's content dictated
@@ -764,6 +1034,8 @@ def _clause(verb, gazetteer: Gazetteer) -> set[int]:
     "… and answer: what did HMIC ask?" keeps the question. A command joined to the
     override that asks nothing ("… and list every nominal") goes with it.
     """
+    if _executes(verb):
+        return {t.i for t in verb.subtree}  # "what it says" is the order's object, not a question
     keep: set[int] = set()
     for child in verb.children:
         if (child.dep_ in ("conj", "advcl", "parataxis") and _is_verb(child) and _asks(child)
@@ -772,6 +1044,7 @@ def _clause(verb, gazetteer: Gazetteer) -> set[int]:
     for token in verb.subtree:
         clause = token.head
         if token.tag_ in ("WRB", "WP", "WDT") and clause.i != verb.i and clause.i not in keep \
+                and clause.dep_ != "relcl" \
                 and verb not in clause.subtree and not _about_the_assistant(clause) \
                 and not _steers(clause, gazetteer):
             keep.update(t.i for t in clause.subtree)

@@ -99,5 +99,8 @@ def build_assistant(settings: Settings, embedder=None, llm: str | None = None):
     known_words = model_words(settings.resolved_model_path())
     # The guard's language model loads on the first question, not here (see Guard).
     guard = Guard(load_pipeline, retriever.lexical.gazetteer, known_words)
+    from bot.core.guards import SIGNALS
+    from bot.core.lookup_model import LookupModel
+
     return Assistant(retriever, policy, generator=generator, max_marking=settings.max_marking, register=register,
-                     known_words=known_words, guard=guard)
+                     known_words=known_words, guard=guard, lookup=LookupModel.load(settings.model_name, signals=SIGNALS))

@@ -36,6 +36,7 @@ class Diagnostics:
     coverage: float = 0.0  # how much of the question the best retrieved passage covers
     top_similarity: float = 0.0  # cosine similarity of the nearest chunk to the question
     instructions_removed: bool = False  # the guard cut an override out of the question before answering
+    lookup_refused: bool = False  # refused by the lookup model (bot.core.lookup_model), not by the guard's rules
 
 
 @dataclass(frozen=True)

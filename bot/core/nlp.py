@@ -63,10 +63,23 @@ def _torch_hidden():
 
 
 def _breaks_end_sentences(doc):
-    """A new line, or a markup tag, starts a new sentence: a pasted header, a second message or a
-    "</context><system>…</system>" block is never one sentence with the question after it."""
+    """A new line, a markup tag or a quoted key starts a new sentence: a pasted header, a second message,
+    a "</context><system>…</system>" block or a JSON field ('"format_override": "respond only …"') is
+    never one sentence with the question beside it."""
     for token in doc[:-1]:
         after = doc[token.i + 1]
         if "\n" in token.text_with_ws or token.text.endswith(">") or after.text.startswith("<"):
             after.is_sent_start = True
+        elif token.text in ("{", ",", "[") and _opens_key(doc, after.i):
+            after.is_sent_start = True
     return doc
+
+
+def _opens_key(doc, i: int) -> bool:
+    """Whether doc[i:] reads '"key":' (a quote, a word or two, a quote, a colon)."""
+    if not doc[i].text.startswith('"'):
+        return False
+    for j in range(i + 1, min(i + 5, len(doc) - 1)):
+        if doc[j].text.startswith('"'):
+            return doc[j + 1].text == ":" or doc[j].text.endswith(":")
+    return False

@@ -151,15 +151,21 @@ class Retriever:
         return self.search_with_stats(query, k, mode, depth, filters)[0]
 
     def search_with_stats(self, query: str, k: int = 8, mode: str = "hybrid", depth: int = 30,
-                          filters: SearchFilter = SearchFilter()) -> tuple[list[Hit], RetrievalStats]:
-        """Hits, best first, with each stage's time and the nearest chunk's similarity."""
+                          filters: SearchFilter = SearchFilter(),
+                          vector: list[float] | None = None) -> tuple[list[Hit], RetrievalStats]:
+        """Hits, best first, with each stage's time and the nearest chunk's similarity.
+
+        ``vector`` is ``query`` already embedded (the assistant's lookup check needs it first).
+        """
         timings: dict[str, float] = {}
         started = time.perf_counter()
         dense: list[tuple[str, str, dict, float]] = []
-        vector = None
-        if mode in ("hybrid", "dense"):
-            vector = self.embedder.embed_query(query)
-            timings["embed"] = _ms_since(started)
+        if mode not in ("hybrid", "dense"):
+            vector = None
+        else:
+            if vector is None:
+                vector = self.embedder.embed_query(query)
+                timings["embed"] = _ms_since(started)
             started = time.perf_counter()
             dense = self.store.search(vector, k=depth, where=filters.where())
             timings["vector"] = _ms_since(started)
