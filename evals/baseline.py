@@ -83,6 +83,7 @@ class LangChainBaseline:
         from langchain_chroma import Chroma
         from langchain_text_splitters import RecursiveCharacterTextSplitter
 
+        from bot.core.embedder import as_langchain
         from bot.core.retrieval import allowed_markings
 
         self.max_marking = max_marking
@@ -100,7 +101,7 @@ class LangChainBaseline:
         self._texts = dict(zip(ids, texts))
         # EphemeralClients in one process share one in-memory system, hence a collection of its own.
         # Chroma gets no embedding function of its own: LangChain embeds with ours and passes vectors.
-        self.store = Chroma(collection_name=f"baseline-{uuid.uuid4().hex}", embedding_function=embedder,
+        self.store = Chroma(collection_name=f"baseline-{uuid.uuid4().hex}", embedding_function=as_langchain(embedder),
                             client=chromadb.EphemeralClient())
         if texts:
             self.store.add_texts(texts, metadatas=metadatas, ids=ids)

@@ -20,7 +20,8 @@ from tests.conftest import ROOT, mopi_env
 
 pytestmark = pytest.mark.slow
 
-HEAVY = ("torch", "transformers", "sentence_transformers", "onnxruntime", "chromadb", "spacy", "thinc", "bm25s")
+HEAVY = ("torch", "transformers", "sentence_transformers", "onnxruntime", "chromadb", "spacy", "thinc", "bm25s",
+         "langchain_core")
 # Runs the installed CLI's entry point and reports, at exit, which heavy modules got loaded.
 _PROBE = """
 import atexit, json, sys
@@ -69,11 +70,12 @@ def test_a_register_question_does_not_load_the_embedder(home):
 
 
 @pytest.mark.parametrize("args", [("ask", "how long do we keep a group 3 record?"), ("search", "group 3 clear period")])
-def test_a_guidance_question_embeds_with_onnx_and_never_imports_torch(home, args):
+def test_a_guidance_question_embeds_with_onnx_and_never_imports_torch_or_langchain(home, args):
     modules, proc = loaded_by(home, *args)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "onnxruntime" in modules
-    assert not modules & {"torch", "transformers", "sentence_transformers"}, modules
+    # langchain_core costs a cold question 0.3 s; the core's embedders need only its interface's shape
+    assert not modules & {"torch", "transformers", "sentence_transformers", "langchain_core"}, modules
 
 
 def test_the_slack_command_without_tokens_stops_before_any_heavy_import(home):

@@ -12,15 +12,44 @@ import threading
 import time
 from pathlib import Path
 
-from langchain_core.embeddings import Embeddings
+from typing import Protocol
 
 from bot.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 
-class SentenceTransformerEmbedder(Embeddings):
-    """A LangChain ``Embeddings`` over a local sentence-transformers model (normalised vectors).
+class Embedder(Protocol):
+    """What the core embeds with: LangChain's ``Embeddings`` interface (the two methods), without
+    importing LangChain, which costs a cold question 0.3 s (``langchain_core.embeddings`` pulls in
+    its runnables); ``as_langchain`` makes one a LangChain object where LangChain itself needs it."""
+
+    name: str
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]: ...
+
+    def embed_query(self, text: str) -> list[float]: ...
+
+
+def as_langchain(embedder: Embedder):
+    """``embedder`` as a LangChain ``Embeddings`` (for langchain_chroma in the LangChain baseline)."""
+    from langchain_core.embeddings import Embeddings
+
+    if isinstance(embedder, Embeddings):
+        return embedder
+
+    class _LangChainEmbeddings(Embeddings):
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            return embedder.embed_documents(list(texts))
+
+        def embed_query(self, text: str) -> list[float]:
+            return embedder.embed_query(text)
+
+    return _LangChainEmbeddings()
+
+
+class SentenceTransformerEmbedder:
+    """An ``Embedder`` over a local sentence-transformers model (normalised vectors).
 
     ``onnx_export_dir``: where ingest should write the ONNX export of this model once it
     is loaded (set when this embedder stands in for a missing export; see

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from langchain_core.embeddings import Embeddings
-
+from bot.core.embedder import Embedder
 from bot.core.lexical import current_fingerprint, fingerprint
 from bot.core.state import IndexState
 from bot.core.vectorstore import VectorStore, open_client
 from bot.settings import Settings
 
 
-def make_embedder(settings: Settings) -> Embeddings:
+def make_embedder(settings: Settings) -> Embedder:
     """The configured embedder (ONNX when exported, else sentence-transformers; see
     bot.core.onnx_embedder.choose_embedder); the model itself loads on first use."""
     from bot.core.onnx_embedder import choose_embedder

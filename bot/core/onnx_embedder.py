@@ -36,9 +36,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from langchain_core.embeddings import Embeddings
 
-from bot.core.embedder import SentenceTransformerEmbedder
+from bot.core.embedder import Embedder, SentenceTransformerEmbedder
 
 log = logging.getLogger(__name__)
 
@@ -384,8 +383,8 @@ def default_threads() -> int:
     return max(1, min(available, 8))
 
 
-class OnnxEmbedder(Embeddings):
-    """A LangChain ``Embeddings`` over an ONNX export: same vectors as SentenceTransformerEmbedder.
+class OnnxEmbedder:
+    """An ``Embedder`` (bot.core.embedder) over an ONNX export: same vectors as SentenceTransformerEmbedder.
 
     Texts are tokenized with the model's tokenizer.json (truncated to ``max_length``),
     sorted by length and padded per batch, run through onnxruntime, mean-pooled over
@@ -501,7 +500,7 @@ class OnnxEmbedder(Embeddings):
 # --------------------------------------------------------------------------- choosing
 
 
-def choose_embedder(settings) -> Embeddings:
+def choose_embedder(settings) -> Embedder:
     """The embedder ``settings`` call for (see the module docstring); nothing heavy loads here."""
     model_path = settings.resolved_model_path()
     if settings.embedder == "sentence-transformers":
@@ -526,7 +525,7 @@ def choose_embedder(settings) -> Embeddings:
                                        onnx_export_dir=settings.onnx_dir)
 
 
-class _IngestEmbedder(Embeddings):
+class _IngestEmbedder:
     """Ingest's view of a fallback SentenceTransformerEmbedder: on the first embedding call
     the model loads (it must, to embed) and is exported to ONNX unless a fresh export has
     appeared meanwhile; the rest of the ingest embeds with whichever is faster
@@ -536,7 +535,7 @@ class _IngestEmbedder(Embeddings):
         self.reference = reference
         self.onnx_root = Path(onnx_root)
         self.name = reference.name
-        self._active: Embeddings | None = None
+        self._active: Embedder | None = None
 
     @property
     def loaded(self) -> bool:
@@ -546,7 +545,7 @@ class _IngestEmbedder(Embeddings):
     def activated(self) -> bool:
         return self._active is not None
 
-    def ensure_export(self) -> Embeddings:
+    def ensure_export(self) -> Embedder:
         """Export now (loading the model) if not done yet; the embedder ingest should use."""
         if self._active is None:
             self._active = self.reference
@@ -573,7 +572,7 @@ class _IngestEmbedder(Embeddings):
         return self.ensure_export().embed_query(text)
 
 
-def for_ingest(embedder) -> Embeddings:
+def for_ingest(embedder) -> Embedder:
     """What ingest embeds with: ``embedder``, or for a fallback one (see choose_embedder) a
     wrapper that writes the ONNX export when the model loads."""
     if isinstance(embedder, SentenceTransformerEmbedder) and embedder.onnx_export_dir is not None:

@@ -72,8 +72,10 @@ class VectorStore:
         if self._langchain is None:
             from langchain_chroma import Chroma
 
+            from bot.core.embedder import as_langchain
+
             self._langchain = Chroma(client=self.client, collection_name=self.collection_name,
-                                     embedding_function=self._embeddings)
+                                     embedding_function=as_langchain(self._embeddings))
         return self._langchain
 
     def count(self) -> int:
