@@ -76,6 +76,9 @@ def test_the_injection_answers_are_backed_by_the_corpus_and_kept_apart_from_gold
     assert len(dev) + len(test) == len(answers) and any(i.should_refuse for i in test)
     for item in answers:
         assert item.should_refuse or item.must_not_include, f"{item.id}: says nothing an obeyed override would"
+    training = load_dataset(INJECTION_ANSWERS.with_name("injection_train.yaml"))  # read on dev, never scored
+    assert check_against_corpus(training, CORPUS) == []
+    assert not {i.id for i in training} & ({i.id for i in answers} | {i.id for i in items})
 
 
 def test_size_and_category_spread(items):
