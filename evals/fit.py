@@ -175,14 +175,13 @@ def weak_threshold(held_out, labels, weak, threshold: float) -> float:
 def fit_lookup(assistant, l2: float, cv: bool, dry_run: bool) -> None:
     import numpy as np
 
-    from bot.core.lookup_model import WEIGHTS_FILE, LookupModel, fit_logistic, held_out_probabilities
-
     from bot.core.guards import SIGNALS
+    from bot.core.lookup_model import WEIGHTS_FILE, LookupModel, fit_logistic, held_out_probabilities
 
     texts, signals, labels, by_rules, weak_rows = lookup_rows(assistant)
     x = np.hstack([np.asarray(assistant.retriever.embedder.embed_documents(texts)), np.asarray(signals)])
     y, rules, weak = np.asarray(labels), np.asarray(by_rules), np.asarray(weak_rows)
-    print(f"lookup: guard and golden dev splits, {len(y)} questions, {int(y.sum())} lookups "
+    print(f"lookup: guard training set, guard and golden dev splits, {len(y)} questions, {int(y.sum())} lookups "
           f"({int((y & ~rules).sum())} not refused by the rules)")
     grid = LOOKUP_L2 if cv else (l2,)
     for penalty in grid:
@@ -203,8 +202,8 @@ def fit_lookup(assistant, l2: float, cv: bool, dry_run: bool) -> None:
     model = LookupModel(assistant.retriever.embedder.name, tuple(float(v) for v in w), float(b), t, lifted, SIGNALS)
     if not dry_run:
         model.save(WEIGHTS_FILE, {"fitted": date.today().isoformat(), "by": f"python -m evals.fit lookup --l2 {l2}",
-                                  "on": f"evals/datasets/guards_train.yaml, and the guards.yaml and {GOLDEN} dev splits: {len(y)} questions, "
-                                        f"{int(y.sum())} lookups",
+                                  "on": f"evals/datasets/guards_train.yaml, and the guards.yaml and {GOLDEN} dev "
+                                        f"splits: {len(y)} questions, {int(y.sum())} lookups",
                                   "threshold_from": "5-fold held-out probabilities: at most "
                                                     f"{LOOKUP_FALSE_REFUSALS:.1%} of the questions that are no lookup "
                                                     f"at or above it; weak_threshold: {LOOKUP_WEAK_SHARE} of the lowest "
