@@ -97,12 +97,10 @@ def index_stats_cmd(settings: Settings) -> None:
 def search(settings: Settings, query: str, k: int, mode: str, doc_types, statuses, max_marking) -> None:
     """Show the passages retrieval finds for QUERY (a maintainer's view, no answer)."""
     from bot.console import print_hits
-    from bot.core.index import make_embedder, open_store
-    from bot.core.lexical import LexicalIndex
-    from bot.core.retrieval import Retriever, SearchFilter
+    from bot.core.index import open_retriever
+    from bot.core.retrieval import SearchFilter
 
-    embedder = make_embedder(settings)
-    retriever = Retriever(open_store(settings, embedder, create=False), LexicalIndex.load(settings.bm25_dir), embedder)
+    retriever = open_retriever(settings)
     filters = SearchFilter(max_marking or settings.max_marking, tuple(doc_types), tuple(statuses))
     print_hits(retriever.search(query, k=k, mode=mode, filters=filters))
     _ONE_SHOT.set()

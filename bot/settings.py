@@ -15,6 +15,7 @@ from bot.errors import ConfigError
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 EMBEDDERS = ("auto", "onnx", "sentence-transformers")
+DENSE_SEARCHES = ("auto", "store")
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,9 @@ class Settings:
     chunk_overlap_words: int = 30  # MOPI_CHUNK_OVERLAP: words repeated between split pieces of one section
     embed_batch_size: int = 32  # MOPI_EMBED_BATCH
     embedder: str = "auto"  # MOPI_EMBEDDER: auto | onnx | sentence-transformers (see bot.core.onnx_embedder)
+    # MOPI_DENSE_SEARCH: auto = the index snapshot's vectors with the embedded store, the server with a
+    # Chroma server; store = always query the Chroma collection (see bot.core.vectorstore)
+    dense_search: str = "auto"
     max_file_mb: float = 25.0  # MOPI_MAX_FILE_MB: larger files are refused, not half-read
     max_marking: str = "OFFICIAL"  # MOPI_MAX_MARKING: highest protective marking the CLI may cite
     min_evidence: float | None = None  # MOPI_MIN_EVIDENCE: refusal threshold; None = the calibrated default
@@ -134,6 +138,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides) -> Settings
         chunk_overlap_words=_number(env, "MOPI_CHUNK_OVERLAP", 30),
         embed_batch_size=_number(env, "MOPI_EMBED_BATCH", 32),
         embedder=(env.get("MOPI_EMBEDDER") or "auto").strip().lower(),
+        dense_search=(env.get("MOPI_DENSE_SEARCH") or "auto").strip().lower(),
         max_file_mb=_number(env, "MOPI_MAX_FILE_MB", 25.0, float),
         max_marking=(env.get("MOPI_MAX_MARKING") or "OFFICIAL").upper(),
         min_evidence=_number(env, "MOPI_MIN_EVIDENCE", None, float),
@@ -150,6 +155,8 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides) -> Settings
     )
     if settings.embedder not in EMBEDDERS:
         raise ConfigError(f"MOPI_EMBEDDER must be one of {', '.join(EMBEDDERS)}, got {settings.embedder!r}")
+    if settings.dense_search not in DENSE_SEARCHES:
+        raise ConfigError(f"MOPI_DENSE_SEARCH must be one of {', '.join(DENSE_SEARCHES)}, got {settings.dense_search!r}")
     if settings.chunk_overlap_words >= settings.chunk_words:
         raise ConfigError("MOPI_CHUNK_OVERLAP must be smaller than MOPI_CHUNK_WORDS")
     return replace(settings, **overrides) if overrides else settings

@@ -338,7 +338,7 @@ class _Run:
             ids=[r[0] for r in rows], texts=texts, metadatas=[r[2] for r in rows],
             passages=[lexical_passage(r[2].get("title", ""), r[2].get("heading_path", ""), r[2].get("section", ""), r[1])
                       for r in rows],
-            sentence_vectors=matrix, sentence_offsets=offsets,
+            sentence_vectors=matrix, sentence_offsets=offsets, chunk_vectors=[r[3] for r in rows],
         )
         index.save(self.settings.bm25_dir)
         self.report.lexical_rebuilt = True

@@ -70,12 +70,19 @@ def test_a_register_question_does_not_load_the_embedder(home):
 
 
 @pytest.mark.parametrize("args", [("ask", "how long do we keep a group 3 record?"), ("search", "group 3 clear period")])
-def test_a_guidance_question_embeds_with_onnx_and_never_imports_torch_or_langchain(home, args):
+def test_a_guidance_question_embeds_with_onnx_and_never_imports_torch_langchain_or_chromadb(home, args):
     modules, proc = loaded_by(home, *args)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "onnxruntime" in modules
-    # langchain_core costs a cold question 0.3 s; the core's embedders need only its interface's shape
-    assert not modules & {"torch", "transformers", "sentence_transformers", "langchain_core"}, modules
+    # langchain_core costs a cold question 0.3 s; the core's embedders need only its interface's shape.
+    # chromadb 0.6 s and 80 MiB: the embedded index is searched through its snapshot's vectors.
+    assert not modules & {"torch", "transformers", "sentence_transformers", "langchain_core", "chromadb"}, modules
+
+
+def test_a_guidance_question_can_still_search_the_chroma_collection(home):
+    modules, proc = loaded_by(home, "ask", "how long do we keep a group 3 record?", MOPI_DENSE_SEARCH="store")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "chromadb" in modules and "6-year" in proc.stdout
 
 
 def test_the_slack_command_without_tokens_stops_before_any_heavy_import(home):

@@ -38,7 +38,7 @@ def outcomes(report) -> dict[str, str]:
 
 def stored(settings, embedder) -> dict[str, dict]:
     store = open_store(settings, embedder)
-    return {i: meta for i, _, meta in store.all_records()}
+    return {i: meta for i, _, meta, _ in store.all_records()}
 
 
 def test_chunks_carry_citation_metadata(settings, ingest, embedder):
@@ -227,7 +227,7 @@ def test_pdf_docx_and_html_are_ingested_with_pages_and_heading_paths(settings, i
     docx = [m for m in metas if m["doc_id"] == "force-docx"]
     assert {m["title"] for m in docx} == {"Records Retention Policy"}
     assert {m["status"] for m in docx} == {"superseded"} and {m["supersedes"] for m in docx} == {"older-policy"}
-    texts = {t: m for _, t, m in open_store(settings, embedder).all_records() if m["doc_id"] == "force-docx"}
+    texts = {t: m for _, t, m, _ in open_store(settings, embedder).all_records() if m["doc_id"] == "force-docx"}
     table = next(m for t, m in texts.items() if "| Group 1 | Retain until 100 |" in t)
     assert table["heading_path"] == "Retention > Record groups > Group 1"
 

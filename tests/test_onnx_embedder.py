@@ -20,7 +20,7 @@ import yaml
 from bot.core.embedder import SentenceTransformerEmbedder
 from bot.core.index import open_store
 from bot.errors import ConfigError
-from bot.core.onnx_embedder import (MANIFEST, MODEL_FILE, ExportError, OnnxEmbedder, choose_embedder, export_onnx,
+from bot.core.onnx_embedder import (DATA_FILE, MANIFEST, MODEL_FILE, ExportError, OnnxEmbedder, choose_embedder, export_onnx,
                                     find_export)
 from bot.settings import load_settings
 from evals.benchmarks.common import passages_by_file
@@ -109,6 +109,9 @@ def test_export_is_recorded_and_a_second_call_is_a_no_op(onnx_home, embedder):
     manifest = json.loads((lookup.folder / MANIFEST).read_text())
     assert manifest["opset"] and manifest["max_seq_length"] == 256 and len(manifest["tokenizer_sha256"]) == 64
     assert lookup.folder.name.endswith(manifest["weights_sha256"][:12])
+    # The weights sit beside the graph, so onnxruntime maps them rather than copying them.
+    assert (lookup.folder / MODEL_FILE).stat().st_size < 1_000_000
+    assert manifest["data_bytes"] == (lookup.folder / DATA_FILE).stat().st_size > 80_000_000
     before = (lookup.folder / MODEL_FILE).stat().st_mtime_ns
     again = export_onnx(settings.resolved_model_path(), settings.onnx_dir, settings.model_name, st_model=embedder.model)
     assert again == lookup.folder / MODEL_FILE and again.stat().st_mtime_ns == before
@@ -158,6 +161,16 @@ def test_stale_or_missing_export_falls_back_with_one_log_line(tmp_path, onnx_hom
     chosen, records = _fallback_records(caplog, load_settings({"MOPI_EMBEDDER": "onnx"}, home=home))
     assert isinstance(chosen, SentenceTransformerEmbedder)
     assert len(records) == 1 and records[0].levelno == logging.WARNING and "stale" in records[0].getMessage()
+
+    # Weights cut short (a copy that stopped part-way): stale, not a session that fails to load.
+    home = tmp_path / "truncated"
+    shutil.copytree(onnx_home / "onnx", home / "onnx")
+    data_path = next((home / "onnx").glob(f"*/{DATA_FILE}"))
+    with open(data_path, "r+b") as fh:
+        fh.truncate(data_path.stat().st_size // 2)
+    chosen, records = _fallback_records(caplog, load_settings({}, home=home))
+    assert isinstance(chosen, SentenceTransformerEmbedder)
+    assert len(records) == 1 and "stale" in records[0].getMessage()
 
     chosen, records = _fallback_records(caplog, load_settings({}, home=tmp_path / "empty"))
     assert isinstance(chosen, SentenceTransformerEmbedder)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from bot.core.embedder import Embedder
-from bot.core.lexical import current_fingerprint, fingerprint
+from bot.core.lexical import LexicalIndex, current_fingerprint, fingerprint
 from bot.core.state import IndexState
-from bot.core.vectorstore import VectorStore, open_client
+from bot.core.vectorstore import SnapshotVectors, VectorStore, open_client
 from bot.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def make_embedder(settings: Settings) -> Embedder:
@@ -21,6 +24,27 @@ def make_embedder(settings: Settings) -> Embedder:
 
 def open_store(settings: Settings, embedder=None, create: bool = True) -> VectorStore:
     return VectorStore(open_client(settings), settings.collection_name, embedder, create=create)
+
+
+def open_dense(settings: Settings, lexical: LexicalIndex, embedder=None) -> VectorStore | SnapshotVectors:
+    """What questions search densely: the snapshot's chunk vectors when the store is the embedded one
+    (no chromadb import), else the Chroma collection. One log line when a snapshot lacks vectors."""
+    if settings.dense_search == "auto" and not settings.chroma_host:
+        if lexical.chunk_vectors is not None:
+            return SnapshotVectors(lexical)
+        if len(lexical):
+            log.info("the index snapshot holds no chunk vectors (built before they were kept): "
+                     "searching the Chroma collection; `mopi ingest` adds them")
+    return open_store(settings, embedder, create=False)
+
+
+def open_retriever(settings: Settings, embedder=None):
+    """The retriever over the built index, with the configured (or given) embedder."""
+    from bot.core.retrieval import Retriever
+
+    embedder = embedder or make_embedder(settings)
+    lexical = LexicalIndex.load(settings.bm25_dir)
+    return Retriever(open_dense(settings, lexical, embedder), lexical, embedder)
 
 
 @dataclass(frozen=True)
@@ -73,11 +97,8 @@ def build_assistant(settings: Settings, embedder=None, llm: str | None = None):
     ``llm`` overrides ``settings.llm`` (e.g. the evals comparing modes).
     """
     from bot.core.assistant import AnswerPolicy, Assistant
-    from bot.core.lexical import LexicalIndex
-    from bot.core.retrieval import Retriever
 
-    embedder = embedder or make_embedder(settings)
-    retriever = Retriever(open_store(settings, embedder, create=False), LexicalIndex.load(settings.bm25_dir), embedder)
+    retriever = open_retriever(settings, embedder)
     policy = AnswerPolicy() if settings.min_evidence is None else AnswerPolicy(min_evidence=settings.min_evidence)
     generator = None
     spec = llm if llm is not None else settings.llm

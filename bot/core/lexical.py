@@ -1,6 +1,8 @@
-"""The BM25 index, persisted beside the vector store.
+"""The BM25 index, persisted beside the vector store: the index snapshot.
 
-Each build is written to its own folder named by a fingerprint of the chunk
+Besides BM25 it holds every chunk's text, metadata and vector, its sentence vectors
+and the corpus gazetteer, so a question can be answered from it alone (see
+bot.core.vectorstore.SnapshotVectors). Each build is written to its own folder named by a fingerprint of the chunk
 ids it covers, then ``CURRENT`` is switched atomically; a reader therefore
 sees either the old index or the new one, never a half-written one.
 """
@@ -22,7 +24,7 @@ from pathlib import Path
 from bot.errors import IndexNotReadyError
 
 # Bump when tokenize() changes: every BM25 index is then rebuilt on the next ingest.
-TOKENIZER_VERSION = "5"  # 4: the index carries sentence vectors; 5: and the corpus gazetteer
+TOKENIZER_VERSION = "6"  # 4: the index carries sentence vectors; 5: and the corpus gazetteer; 6: and chunk vectors
 
 # \w+ rather than bm25s' default \w\w+: "Group 3" must keep its "3".
 _TOKEN = re.compile(r"\w+", re.UNICODE)
@@ -82,7 +84,8 @@ class LexicalIndex:
     """BM25 over passages; holds each chunk's text and metadata so hits need no second lookup."""
 
     def __init__(self, retriever, ids: list[str], texts: list[str], metadatas: list[dict], fingerprint: str,
-                 sentence_vectors=None, sentence_offsets: list[int] | None = None, gazetteer=None):
+                 sentence_vectors=None, sentence_offsets: list[int] | None = None, gazetteer=None,
+                 chunk_vectors=None):
         self._retriever = retriever
         self.ids = ids
         self.texts = texts
@@ -92,6 +95,9 @@ class LexicalIndex:
         # rows sentence_offsets[i]:sentence_offsets[i + 1]. None for an index built without them.
         self.sentence_vectors = sentence_vectors
         self.sentence_offsets = sentence_offsets
+        # Unit vectors of the chunks themselves, row i for ids[i]: the collection's vectors at build
+        # time. None for an index built before they were kept (the vector store is searched then).
+        self.chunk_vectors = chunk_vectors
         self.position = {chunk_id: i for i, chunk_id in enumerate(ids)}
         self._gazetteer = gazetteer  # the corpus's own names (bot.core.gazetteer), for the guards
         self._idf: dict[str, float] | None = None
@@ -154,14 +160,23 @@ class LexicalIndex:
 
     @classmethod
     def build(cls, ids: list[str], texts: list[str], metadatas: list[dict], passages: list[str],
-              sentence_vectors=None, sentence_offsets: list[int] | None = None) -> LexicalIndex:
+              sentence_vectors=None, sentence_offsets: list[int] | None = None,
+              chunk_vectors=None) -> LexicalIndex:
         retriever = _bm25s().BM25()
         if ids:
             retriever.index([tokenize(p) or ["_empty_"] for p in passages], show_progress=False)
         from bot.core.gazetteer import Gazetteer
 
+        if chunk_vectors is not None and ids:
+            import numpy as np
+
+            chunk_vectors = np.asarray(chunk_vectors, dtype=np.float32).reshape(len(ids), -1)
+            norms = np.linalg.norm(chunk_vectors, axis=1, keepdims=True)
+            chunk_vectors = chunk_vectors / np.where(norms > 0, norms, 1.0)
+        else:
+            chunk_vectors = None
         return cls(retriever, ids, texts, metadatas, fingerprint(ids), sentence_vectors, sentence_offsets,
-                   Gazetteer.build(texts, metadatas))
+                   Gazetteer.build(texts, metadatas), chunk_vectors)
 
     def search(self, query: str, k: int = 10, extra_terms: Iterable[str] = ()) -> list[LexicalHit]:
         """BM25 hits for ``query``; ``extra_terms`` (already stemmed) are added to its tokens."""
@@ -192,6 +207,10 @@ class LexicalIndex:
             import numpy as np
 
             np.save(staging / "sentences.npy", self.sentence_vectors)
+        if self.chunk_vectors is not None:
+            import numpy as np
+
+            np.save(staging / "chunks.npy", self.chunk_vectors)
         with open(staging / "gazetteer.json", "w", encoding="utf-8") as fh:
             json.dump(self.gazetteer.to_json(), fh)
         _fsync_dir(staging)
@@ -219,6 +238,11 @@ class LexicalIndex:
 
             # Memory-mapped: a large index pages in only the rows its questions touch.
             vectors = np.load(folder / "sentences.npy", mmap_mode="r")
+        chunk_vectors = None
+        if (folder / "chunks.npy").is_file():
+            import numpy as np
+
+            chunk_vectors = np.load(folder / "chunks.npy", mmap_mode="r")
         gazetteer = None
         if (folder / "gazetteer.json").is_file():
             from bot.core.gazetteer import Gazetteer
@@ -226,7 +250,7 @@ class LexicalIndex:
             with open(folder / "gazetteer.json", encoding="utf-8") as fh:
                 gazetteer = Gazetteer.from_json(json.load(fh))
         return cls(retriever, data["ids"], data["texts"], data["metadatas"], folder.name, vectors,
-                   data.get("sentence_offsets"), gazetteer)
+                   data.get("sentence_offsets"), gazetteer, chunk_vectors)
 
 
 def current_fingerprint(root: Path) -> str | None:

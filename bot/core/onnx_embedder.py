@@ -3,7 +3,8 @@
 sentence-transformers stays the reference implementation. At ingest, while it is
 loaded anyway, its transformer (not the pooling) is exported once to ONNX under
 ``MOPI_HOME/onnx/<model-slug>-<sha12>/`` (``sha12``: the start of the weights
-file's SHA-256), beside a ``manifest.json`` recording the hashes of the weights
+file's SHA-256), as ``model.onnx`` (the graph) and ``model.onnx.data`` (the weights,
+ONNX's external-data layout), beside a ``manifest.json`` recording the hashes of the weights
 and of ``tokenizer.json``, the opset and the sequence length. Question time then
 embeds with onnxruntime and the model's ``tokenizer.json`` (the ``tokenizers``
 package), with the same truncation, mean pooling and L2 normalisation.
@@ -41,10 +42,13 @@ from bot.core.embedder import Embedder, SentenceTransformerEmbedder
 
 log = logging.getLogger(__name__)
 
-EXPORT_FORMAT = 1  # bump when what export_onnx writes changes: older exports are then stale
+EXPORT_FORMAT = 2  # bump when what export_onnx writes changes: older exports are then stale (2: external weights)
 OPSET = 17
 MANIFEST = "manifest.json"
 MODEL_FILE = "model.onnx"
+# The weights beside the graph: onnxruntime maps this file into memory instead of copying the
+# initializers out of a parsed protobuf, so a session costs 90 MiB less at its peak (measured).
+DATA_FILE = "model.onnx.data"
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 OUTPUT_NAME = "last_hidden_state"
 # The sentence-transformers modules the ONNX path reproduces; any other module (Dense, a
@@ -178,9 +182,17 @@ def find_export(model_path: Path, onnx_root: Path, model_name: str) -> ExportLoo
         return ExportLookup(folder, None, "stale (weights hash differs)")
     if manifest.get("tokenizer_sha256") != sha256_file(model_path / "tokenizer.json"):
         return ExportLookup(folder, None, "stale (tokenizer.json changed)")
-    if manifest.get("onnx_bytes") != (folder / MODEL_FILE).stat().st_size:
-        return ExportLookup(folder, None, "stale (model.onnx is not the file exported)")
+    if manifest.get("onnx_bytes") != (folder / MODEL_FILE).stat().st_size or manifest.get("data_bytes") != _size(
+            folder / DATA_FILE):
+        return ExportLookup(folder, None, "stale (model.onnx or its weights are not the files exported)")
     return ExportLookup(folder, manifest)
+
+
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return None
 
 
 # --------------------------------------------------------------------------- export (needs torch)
@@ -216,6 +228,7 @@ def export_onnx(model_path: Path, out_dir: Path, model_name: str | None = None, 
         if st_model is None:
             st_model = SentenceTransformerEmbedder(model_path, model_name).model
         inputs = _torch_export(st_model, temp / MODEL_FILE)
+        _externalise_weights(temp / MODEL_FILE)
         seq_len = max_seq_length(model_path)
         _check_export(st_model, temp / MODEL_FILE, model_path, seq_len)
         import torch
@@ -237,6 +250,7 @@ def export_onnx(model_path: Path, out_dir: Path, model_name: str | None = None, 
             "pooling": "mean",
             "normalize": True,
             "onnx_bytes": (temp / MODEL_FILE).stat().st_size,
+            "data_bytes": (temp / DATA_FILE).stat().st_size,
             "torch": torch.__version__,
             "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
@@ -288,6 +302,17 @@ def _torch_export(st_model, target: Path) -> list[str]:
         _set_attention(transformer, attention)
         transformer.train(was_training)
     return names
+
+
+def _externalise_weights(onnx_path: Path) -> None:
+    """Rewrite ``onnx_path`` with its weights in DATA_FILE beside it (see DATA_FILE for why)."""
+    import onnx
+
+    model = onnx.load(str(onnx_path))
+    onnx.save_model(model, str(onnx_path), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location=DATA_FILE, size_threshold=1024)
+    # onnx writes the data file owner-only; it is no more secret than the graph beside it.
+    (onnx_path.parent / DATA_FILE).chmod(onnx_path.stat().st_mode & 0o777)
 
 
 def _set_attention(transformer, implementation: str | None) -> None:
@@ -343,8 +368,8 @@ def _same_export(folder: Path, temp: Path) -> bool:
     have, new = _read_manifest(folder), _read_manifest(temp)
     keys = ("format", "weights_sha256", "tokenizer_sha256")
     return bool(have and new and all(have.get(k) == new.get(k) for k in keys)
-                and (folder / MODEL_FILE).is_file()
-                and (folder / MODEL_FILE).stat().st_size == have.get("onnx_bytes"))
+                and _size(folder / MODEL_FILE) == have.get("onnx_bytes")
+                and _size(folder / DATA_FILE) == have.get("data_bytes"))
 
 
 def _fsync_dir_files(folder: Path) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from bot.core.entities import document_years
 from bot.core.lexical import LexicalHit, LexicalIndex, tokenize
 from bot.core.query import expand_terms
-from bot.core.vectorstore import VectorStore
+from bot.core.vectorstore import SnapshotVectors, VectorStore
 
 # Weighted reciprocal rank fusion, tuned on the golden questions (evals/datasets/golden.yaml):
 # BM25 alone beat plain RRF (k=60) there, because a chunk that only one retriever ranks first
@@ -106,7 +106,7 @@ log = logging.getLogger(__name__)
 class Retriever:
     """BM25 + dense over one index. Holds no per-query state, so one instance serves concurrent askers."""
 
-    def __init__(self, store: VectorStore, lexical: LexicalIndex, embedder):
+    def __init__(self, store: VectorStore | SnapshotVectors, lexical: LexicalIndex, embedder):
         self.store = store
         self.lexical = lexical
         self.embedder = embedder
@@ -167,7 +167,7 @@ class Retriever:
                 vector = self.embedder.embed_query(query)
                 timings["embed"] = _ms_since(started)
             started = time.perf_counter()
-            dense = self.store.search(vector, k=depth, where=filters.where())
+            dense = self.store.search(vector, k=depth, filters=filters)
             timings["vector"] = _ms_since(started)
         lexical: list[LexicalHit] = []
         if mode in ("hybrid", "bm25"):
