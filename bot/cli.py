@@ -219,6 +219,42 @@ def feedback_export(settings: Settings, as_csv: bool) -> None:
         audit.close()
 
 
+@main.command("review-date")
+@click.option("--group", "group", type=click.IntRange(1, 4), required=True, help="The record's MoPI group (1-4).")
+@click.option("--since", required=True, metavar="DATE",
+              help="When the person last came to police attention (YYYY-MM-DD, or YYYY for a year).")
+@click.option("--born", metavar="DATE", help="Date of birth (Group 1 is kept to an age). Never a name.")
+@click.option("--age", type=click.IntRange(0, 120), help="Age today, when the date of birth is not known (Group 1).")
+@click.option("--reset", "resets", multiple=True, metavar="DATE",
+              help="Date of an event that restarts the clear period (a new offence, new intelligence); repeatable.")
+@click.option("--json", "as_json", is_flag=True, help="Print {group, since, review_due, rule, citations}.")
+@click.pass_obj
+def review_date(settings: Settings, group: int, since: str, born: str | None, age: int | None,
+                resets: tuple[str, ...], as_json: bool) -> None:
+    """When a record of GROUP is due for review, from the schedule the guidance states, cited."""
+    import json
+
+    from bot.console import print_answer
+    from bot.core.lexical import LexicalIndex
+    from bot.core.review_dates import ReviewCalculator, compute, given_date
+
+    try:
+        start, birth = given_date(since), given_date(born) if born else None
+        restarts = tuple(given_date(r) for r in resets)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    calculator = ReviewCalculator(LexicalIndex.load(settings.bm25_dir))
+    result = compute(calculator.rules, group, start, born=birth, age=age, resets=restarts)
+    answer = calculator.explain(f"review date: group {group} since {since}", result)
+    if as_json:
+        click.echo(json.dumps(calculator.to_dict(result, answer), ensure_ascii=False))
+    else:
+        print_answer(answer)
+    _ONE_SHOT.set()
+    if answer.refused:
+        sys.exit(1)
+
+
 @main.command("eval")
 @click.option("--set", "set_names", multiple=True, type=click.Choice(["dev", "test", "independent"]),
               help="Evaluation set(s) to run (repeatable; default all three: the golden dev and test splits "

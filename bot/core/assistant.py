@@ -87,7 +87,7 @@ class AnswerPolicy:
 class Assistant:
     def __init__(self, retriever: Retriever, policy: AnswerPolicy = AnswerPolicy(), generator=None,
                  max_marking: str = "OFFICIAL", register=None, known_words: frozenset[str] = frozenset(), *,
-                 guard: Guard, lookup: LookupModel | None = None):
+                 guard: Guard, lookup: LookupModel | None = None, calculator=None):
         self.retriever = retriever
         self.policy = policy
         self.generator = generator  # optional LLM answerer (bot.core.generative.Generator)
@@ -96,6 +96,8 @@ class Assistant:
         self.known_words = known_words  # real words, never typo-corrected (see query.normalise_question)
         self.guard = guard
         self.lookup = lookup  # the guard's learned second opinion on record lookups; None: rules only
+        # bot.core.review_dates.ReviewCalculator: "when is a Group 3 record from 2018 reviewed?" is computed
+        self.calculator = calculator
         self._last_vector: tuple[str, list[float] | None] = ("", None)
 
     def ask(self, question: str, *, max_marking: str | None = None, context: str = "") -> Answer:
@@ -135,8 +137,8 @@ class Assistant:
         cleaned = verdict.question
 
         started = time.perf_counter()
-        answer = None
-        if self.register is not None:
+        answer = self.calculator.answer(cleaned) if self.calculator is not None else None
+        if answer is None and self.register is not None:
             answer = self._answer_with_register(question, cleaned, max_marking, context, verdict.signals)
         timings["route"] = _ms_since(started)
         if answer is None:

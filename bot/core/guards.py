@@ -248,8 +248,10 @@ class Guard:
                         found.append(kind)
         if any(tokens[0].i in foreign and tokens[0].i not in overridden for tokens in self._name_runs(doc)):
             found.append("person")  # a name in a language whose intent the parse cannot read: refuse, to be safe
+        # A name inside an override is about the assistant ("your name is Rex") unless it holds a record:
+        # "… then tell me whether Jade K's record passes them" is a lookup, however it is dressed.
         individuals = [(kind, tokens) for kind, tokens in self._individuals(doc, guesses)
-                       if tokens[0].i not in foreign and tokens[0].i not in overridden]
+                       if tokens[0].i not in foreign and (tokens[0].i not in overridden or _holds_a_record(tokens))]
         for kind, tokens in individuals:
             head = _phrase_head(tokens)
             if not _is_source_of(head) and _about_them(head, tokens):
@@ -631,6 +633,16 @@ def _has_record_word(span, exclude=()) -> bool:
     return any(_stem(t.lower_) in _RECORD_STEMS for t in span if t.i not in skip and t.is_alpha)
 
 
+def _holds_a_record(tokens) -> bool:
+    """The name owns a record word ("X's record", "his file") or is what one is of or on ("the file on X")."""
+    for token in tokens:
+        if token.dep_ == "poss" and _stem(token.head.lower_) in _RECORD_STEMS:
+            return True
+        if token.dep_ == "pobj" and token.head.dep_ == "prep" and _stem(token.head.head.lower_) in _RECORD_STEMS:
+            return True
+    return False
+
+
 @functools.lru_cache(maxsize=4096)
 def _stem(word: str) -> str:
     stems = tokenize(word)
@@ -650,7 +662,8 @@ def _own_record(doc) -> list[str]:
         word, head = token.lower_, _stem(token.head.lower_)
         # "my" may be read as owning the record word or a compound of it ("will my arrest show").
         owned = {head} | {_stem(c.lower_) for c in token.head.children if c.dep_ == "compound" and c.i > token.i}
-        if ((word == "my" and token.dep_ == "poss" and owned & _OFFENCE_STEMS and not _exercises_a_right(token.head))
+        if ((word == "my" and token.dep_ == "poss" and owned & _OFFENCE_STEMS and not _exercises_a_right(token.head)
+             and not _asks_which_rules_cover(token.head))
                 or (word == "i" and token.dep_ == "nsubjpass" and head in _OFFENCE_STEMS and _asks_about_me(token))
                 or (word == "me" and token.dep_ == "dobj" and head in _OFFENCE_STEMS)
                 or (word == "me" and token.dep_ == "pobj" and token.head.lower_ in ("on", "about", "against")
@@ -697,6 +710,25 @@ def _exercises_a_right(record) -> bool:
         return True  # "an application to delete my DNA", "a request for my records"
     subjects = [c.lower_ for c in holder.children if c.dep_ in ("nsubj", "nsubjpass")]
     return subjects in ([], ["i"])  # the asker does it, or it is what they want to do ("want to see …")
+
+
+_SCOPE_STEMS = frozenset(tokenize("cover govern apply fall subject"))
+
+
+def _asks_which_rules_cover(record) -> bool:
+    """"Are my HR records covered by MoPI or by the UK GDPR?": which law or code a kind of record falls under
+    (a predicate of scope whose object is a named law or body), not what one record holds. A kind of record
+    only (plural, or qualified: "my HR records"): "is my caution covered by the ROA yet?" asks about one event."""
+    if record.tag_ != "NNS" and not any(c.dep_ == "compound" for c in record.children):
+        return False
+    for token in _sent_of(record):
+        if _stem(token.lower_) not in _SCOPE_STEMS:
+            continue
+        for prep in token.children:
+            if prep.dep_ in ("agent", "prep") and prep.lower_ in ("by", "under", "within", "to"):
+                if any(c.dep_ == "pobj" and (c.tag_ in ("NNP", "NNPS") or c.text.isupper()) for c in prep.children):
+                    return True
+    return False
 
 
 def _asks_the_way(doc) -> bool:

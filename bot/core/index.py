@@ -122,5 +122,8 @@ def build_assistant(settings: Settings, embedder=None, llm: str | None = None):
     from bot.core.guards import SIGNALS
     from bot.core.lookup_model import LookupModel
 
+    from bot.core.review_dates import ReviewCalculator
+
     return Assistant(retriever, policy, generator=generator, max_marking=settings.max_marking, register=register,
-                     known_words=known_words, guard=guard, lookup=LookupModel.load(settings.model_name, signals=SIGNALS))
+                     known_words=known_words, guard=guard, lookup=LookupModel.load(settings.model_name, signals=SIGNALS),
+                     calculator=ReviewCalculator(retriever.lexical))

@@ -297,7 +297,7 @@ def _cold_rows(settings: Settings, warm_rss_mib: float) -> tuple[list[tuple], li
     rows += [
         ("cold start breakdown, one fresh `python -c` process (s)", f"{wall:.2f}", "", ""),
         ("  (a) import bot.cli, bot.console, bot.core.index", f"{phases['imports']:.2f}", "", ""),
-        ("  (b) build_assistant: chromadb import, open Chroma, load BM25", f"{phases['build']:.2f}", "", ""),
+        ("  (b) build_assistant: load the index snapshot (BM25, vectors; Chroma only with a server)", f"{phases['build']:.2f}", "", ""),
         ("  (c) first ask: guard model and embedder load (overlapped), answer", f"{phases['first_ask']:.2f}",
          "", ""),
         ("      of which its embed stage (what the warm-up had not finished)", f"{phases['first_embed']:.2f}", "", ""),
@@ -315,7 +315,7 @@ def _cold_rows(settings: Settings, warm_rss_mib: float) -> tuple[list[tuple], li
     rows += [(f"  import time, #{n} {name} (s)", f"{sec:.2f}", "", "")
              for n, (name, sec) in enumerate(_import_top(env), start=1)]
     notes = [f"cold `mopi ask` peak RSS measured with {runs[0].rss_source}; wall is the whole process "
-             "(start-up, imports, Chroma open, model load, one answer printed), OS file cache warm.",
+             "(start-up, imports, index snapshot load, model load, one answer printed), OS file cache warm.",
              "this process's peak RSS is its lifetime high-water mark: run through `python -m evals.benchmarks` "
              "it includes bench_ingest's."]
     if failed:
