@@ -332,37 +332,41 @@ class _StatusGroup(click.Group):
 @click.option("--addressee", help="Only items addressed to someone matching this text.")
 @click.option("--search", "text", metavar="TEXT", help="Only items whose text or notes hold all these words.")
 @click.option("--overdue", is_flag=True, help="Only items past their deadline and not complete.")
-@click.option("--as-of", "as_of", metavar="DATE", help="Judge --overdue by the status the history gives on DATE.")
+@click.option("--as-at", "--as-of", "as_at", metavar="DATE",
+              help="The register as it stood on DATE: statuses from the history known by then, later updates "
+                   "left out (--as-of is the old name).")
 @click.option("--json", "as_json", is_flag=True, help="JSON: an item carries id, status and updates.")
 @click.pass_context
-def status(ctx: click.Context, status_filter, theme, addressee, text, overdue, as_of, as_json) -> None:
+def status(ctx: click.Context, status_filter, theme, addressee, text, overdue, as_at, as_json) -> None:
     """The HMIC recommendation register: `mopi status` (summary), `mopi status ID` (item, history,
-    sources), or filtered lists. `mopi status update ID ...` records progress; `mopi status export`
-    writes the register as YAML or CSV."""
+    sources), or filtered lists, each today or --as-at a past date. `mopi status update ID ...`
+    records progress; `mopi status export` writes the register as YAML or CSV."""
     if ctx.invoked_subcommand is not None:
         return
     from bot.console import print_register_item, print_register_list, print_register_summary
     from bot.core.register.model import parse_date
 
     store = _register(ctx.obj)
+    try:
+        day = parse_date(as_at) if as_at else None
+    except ValueError as exc:
+        raise MopiError(f"--as-at: {exc}") from None
     rec_id = ctx.meta.get("status_id")
     if rec_id:
-        item = store.get(rec_id)
+        item = store.get(rec_id, as_at=day)
         if item is None:
             raise MopiError(f"no recommendation {rec_id!r}; known: {', '.join(r.id for r in store.all())}")
-        _emit([item], as_json, lambda items: print_register_item(items[0]), single=True)
+        later = len(store.get(rec_id).updates) - len(item.updates)
+        _emit([item], as_json, lambda items: print_register_item(items[0], day, later), single=True, as_at=day)
         return
-    try:
-        day = parse_date(as_of) if as_of else None
-    except ValueError as exc:
-        raise MopiError(f"--as-of: {exc}") from None
     filtered = any([status_filter, theme, addressee, text, overdue])
-    matching = {r.id for r in store.find(status=status_filter, theme=theme, addressee=addressee, text=text)}
-    items = [r for r in (store.overdue(day or date.today()) if overdue else store.all()) if r.id in matching]
+    items = store.find(status=status_filter, theme=theme, addressee=addressee, text=text, as_at=day)
+    if overdue:
+        items = [r for r in items if r.overdue_on(day or date.today())]
     if filtered or as_json:
-        _emit(items, as_json, lambda xs: print_register_list(xs, day))
+        _emit(items, as_json, lambda xs: print_register_list(xs, day), as_at=day)
     else:
-        print_register_summary(store.all())
+        print_register_summary(items, day)
 
 
 @status.command("update")
@@ -407,13 +411,13 @@ def _register(settings: Settings):
     return RegisterStore(settings.register_db)
 
 
-def _emit(items, as_json: bool, show, single: bool = False) -> None:
+def _emit(items, as_json: bool, show, single: bool = False, as_at: date | None = None) -> None:
     import json
 
     from bot.core.register.model import item_dict
 
     if as_json:
-        data = [item_dict(r) for r in items]
+        data = [item_dict(r) | ({"as_at": as_at.isoformat()} if as_at else {}) for r in items]
         click.echo(json.dumps(data[0] if single else data, indent=2, ensure_ascii=False))
     else:
         show(items)

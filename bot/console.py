@@ -99,11 +99,11 @@ def print_answer(answer) -> None:
     out.print()
 
 
-def print_register_summary(items) -> None:
+def print_register_summary(items, as_at=None) -> None:
     from collections import Counter
 
     counts = Counter(r.status for r in items)
-    table = Table(title=f"Recommendation register ({len(items)} items)")
+    table = Table(title=f"Recommendation register ({len(items)} items)" + _as_at_title(as_at))
     table.add_column("status")
     table.add_column("items", justify="right")
     table.add_column("ids")
@@ -112,20 +112,21 @@ def print_register_summary(items) -> None:
     out.print(table)
 
 
-def print_register_list(items, as_of=None) -> None:
+def print_register_list(items, as_at=None) -> None:
+    """Items as given: the caller passes them as they stood on ``as_at`` (RegisterStore.all(as_at))."""
     if not items:
         out.print("No recommendations match.")
         return
-    table = Table(title="Recommendations" + (f" (status as of {as_of.isoformat()})" if as_of else ""))
+    table = Table(title="Recommendations" + _as_at_title(as_at))
     for column in ("id", "status", "deadline", "theme", "text"):
         table.add_column(column)
     for r in items:
-        table.add_row(r.id, r.status_on(as_of) if as_of else r.status, r.deadline or "", r.theme, r.text[:90])
+        table.add_row(r.id, r.status, r.deadline or "", r.theme, r.text[:90])
     out.print(table)
 
 
-def print_register_item(r) -> None:
-    out.print(f"[bold]{r.id}[/bold] — {r.status}", highlight=False)
+def print_register_item(r, as_at=None, later_updates: int = 0) -> None:
+    out.print(f"[bold]{r.id}[/bold] — {r.status}{_as_at_title(as_at)}", highlight=False)
     out.print(f"Addressed to: {r.addressee}" + (f"; deadline {r.deadline}" if r.deadline else ""), highlight=False)
     out.print(f"Source: {r.report} § {r.section}", highlight=False)
     out.print(r.text, highlight=False, soft_wrap=True)
@@ -135,6 +136,12 @@ def print_register_item(r) -> None:
     for u in r.updates:
         table.add_row(u.date, u.status, u.note, str(u.source), u.by)
     out.print(table)
+    if later_updates:
+        out.print(f"{later_updates} later update{'s' * (later_updates > 1)} left out.", highlight=False)
+
+
+def _as_at_title(as_at) -> str:
+    return f" as at {as_at.isoformat()}" if as_at else ""
 
 
 def _limits(thresholds, metric: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
+from datetime import date
 from pathlib import Path
 
 import yaml
@@ -13,6 +14,7 @@ from ingest.model import LoadError
 MANIFEST_NAME = "manifest.yaml"
 REQUIRED = ("id", "title", "status")
 STATUSES = ("current", "superseded")
+OPTIONAL_DATES = ("effective_from", "review_due")
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*\r?\n?", re.S)
 
@@ -30,6 +32,8 @@ class DocMeta:
     published: str = ""
     supersedes: tuple[str, ...] = ()
     protective_marking: str = "OFFICIAL"
+    effective_from: str = ""  # ISO date the document has applied since ("2023-07-20"); "" when not known
+    review_due: str = ""  # ISO date its owner should next review it; `mopi report documents` flags it when past
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -84,6 +88,7 @@ def build_meta(raw: dict) -> DocMeta:
     supersedes = raw.get("supersedes") or ()
     if isinstance(supersedes, str):
         supersedes = [supersedes]
+    dates = {name: _iso_date(raw, name) for name in OPTIONAL_DATES}
     return DocMeta(
         id=doc_id,
         title=str(raw["title"]).strip(),
@@ -94,7 +99,19 @@ def build_meta(raw: dict) -> DocMeta:
         published=str(raw.get("published") or ""),
         supersedes=tuple(str(s) for s in supersedes),
         protective_marking=str(raw.get("protective_marking") or "OFFICIAL").upper(),
+        **dates,
     )
+
+
+def _iso_date(raw: dict, name: str) -> str:
+    """An optional date field as YYYY-MM-DD (YAML may hand over a date object), or LoadError."""
+    value = raw.get(name)
+    if value in (None, ""):
+        return ""
+    try:
+        return date.fromisoformat(str(value).strip()).isoformat()
+    except ValueError:
+        raise LoadError(f"{name} must be a date as YYYY-MM-DD, got {value!r}") from None
 
 
 def _first_line(exc: Exception) -> str:

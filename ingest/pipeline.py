@@ -41,7 +41,7 @@ from bot.core.state import FileRecord, IndexState
 log = logging.getLogger(__name__)
 
 # Bump when loaders or chunking change what a file turns into: every file is then re-chunked.
-PIPELINE_VERSION = "3"
+PIPELINE_VERSION = "4"  # 4: documents carry effective_from and review_due (part of every chunk id)
 
 INDEXED, UNCHANGED, REMOVED, FAILED = "indexed", "unchanged", "removed", "failed"
 
@@ -370,6 +370,7 @@ def chunk_metadata(meta: DocMeta, chunk: Chunk, source_path: str) -> dict:
     }
     if chunk.page is not None:
         data["page"] = chunk.page
+    data |= {name: value for name in ("effective_from", "review_due") if (value := getattr(meta, name))}
     return data
 
 

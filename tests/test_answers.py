@@ -80,7 +80,23 @@ def test_question_about_the_2005_code_names_the_2023_code_as_current(assistant):
     current = cited["code-of-practice-information-records-2023"]
     assert current.status == "current"
     assert (f"Code of Practice on the Management of Police Information [{cited['code-of-practice-mopi-2005'].n}] "
-            f"is superseded; the current document is {current.title} [{current.n}]") in answer.answer
+            f"is superseded; the current document is {current.title} [{current.n}], which has applied since "
+            "20 July 2023.") in answer.answer  # effective_from, from corpus/manifest.yaml
+
+
+def test_a_superseded_note_says_when_each_document_applied():
+    # The two dates come from the documents' effective_from metadata; without the current one's, no claim.
+    from types import SimpleNamespace
+
+    from bot.core.assistant import Assistant
+
+    def in_force(documents):
+        return Assistant._in_force(SimpleNamespace(retriever=SimpleNamespace(documents=documents)), "old", "new")
+
+    assert in_force({"old": {"effective_from": "2006-04-01"}, "new": {"effective_from": "2023-07-20"}}) == (
+        ", which has applied since 20 July 2023 (the superseded one from 1 April 2006 until then)")
+    assert in_force({"old": {}, "new": {"effective_from": "2023-07-20"}}) == ", which has applied since 20 July 2023"
+    assert in_force({"old": {"effective_from": "2006-04-01"}, "new": {}}) == ""
 
 
 def test_superseded_document_never_outranks_its_replacement(assistant):

@@ -9,7 +9,9 @@ import pytest
 from bot.core.index import index_stats, make_embedder, open_store
 from bot.core.lexical import LexicalIndex
 from bot.core.retrieval import Retriever
-from ingest.pipeline import FAILED, INDEXED, REMOVED, UNCHANGED
+from ingest.chunking import Chunk
+from ingest.metadata import build_meta
+from ingest.pipeline import FAILED, INDEXED, REMOVED, UNCHANGED, chunk_metadata
 from tests.conftest import write_doc
 
 GROUP3 = """# Retention
@@ -123,6 +125,27 @@ def test_manifest_supplies_metadata_for_text_files(settings, ingest, embedder):
     manifest.write_text(manifest.read_text().replace("superseded", "current"), encoding="utf-8")
     assert outcomes(ingest()) == {"report.txt": INDEXED}
     assert [m["status"] for m in stored(settings, embedder).values()] == ["current"]
+
+
+def test_optional_dates_reach_every_chunk_and_bad_ones_fail_the_file(settings, ingest, embedder):
+    folder = settings.corpus_dir
+    folder.mkdir(parents=True)
+    # effective_from unquoted (YAML reads a date), review_due from the manifest, which adds to front matter.
+    (folder / "code.md").write_text("---\nid: code-2023\ntitle: Code\nstatus: current\neffective_from: 2023-07-20\n"
+                                    "---\n\n# Code\n\n## 1. Scope\n\nThe code applies to all records.\n",
+                                    encoding="utf-8")
+    (folder / "manifest.yaml").write_text("documents:\n  code.md: {review_due: '2026-07-20'}\n"
+                                          "  old.md: {id: old, title: Old, status: current, review_due: soon}\n",
+                                          encoding="utf-8")
+    (folder / "old.md").write_text("# Old\n\nText.\n", encoding="utf-8")
+    report = ingest()
+    assert outcomes(report) == {"code.md": INDEXED, "old.md": FAILED}
+    assert "review_due must be a date as YYYY-MM-DD, got 'soon'" in next(
+        o.reason for o in report.outcomes if o.path.endswith("old.md"))
+    metas = list(stored(settings, embedder).values())
+    assert metas and {(m["effective_from"], m["review_due"]) for m in metas} == {("2023-07-20", "2026-07-20")}
+    assert "effective_from" not in chunk_metadata(build_meta({"id": "d", "title": "D", "status": "current"}),
+                                                  Chunk("c", "d", 0, "text", ("1 Scope",), None, "paragraph"), "d.md")
 
 
 @pytest.mark.parametrize("missing", ["id", "title", "status"])

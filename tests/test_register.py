@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import json
 import re
 import shutil
@@ -175,6 +176,63 @@ def test_routing_plain_language(store, lexical, question, kind, ids):
     assert (query.kind if query else None) == kind
     if query and ids:
         assert query.ids == ids
+
+
+@pytest.mark.parametrize("question, kind, as_at", [
+    ("what was outstanding at the end of 2015?", "outstanding", date(2015, 12, 31)),
+    ("status of BTP-R01 as at 1 December 2015", "items", date(2015, 12, 1)),
+    ("where were we with the records manager post in November 2015?", "items", date(2015, 11, 30)),
+    ("what was outstanding at the start of 2016?", "outstanding", date(2016, 1, 1)),
+    ("what was overdue on 01/12/2015?", "overdue", date(2015, 12, 1)),
+    # A bare year that names a thing, not a point in time, leaves the question about today.
+    ("status of the 2015 HMIC recommendation on audits", "items", None),
+    ("what's still outstanding from the 2015 inspection?", "outstanding", None),
+])
+def test_routing_reads_the_day_a_question_asks_about(store, lexical, question, kind, as_at):
+    query = route(question, store, lexical.idf)
+    assert (query.kind, query.as_at) == (kind, as_at)
+
+
+def _status_in_yaml(item: dict, day: date) -> tuple[str, list[str]]:
+    """Written apart from the model: the last update dated on or before ``day`` (a month counts from its end)."""
+    def effective(text: str) -> date:
+        year, month, *rest = map(int, text.split("-"))
+        return date(year, month, rest[0] if rest else calendar.monthrange(year, month)[1])
+    known = sorted((u for u in item.get("updates") or [] if effective(u["date"]) <= day),
+                   key=lambda u: effective(u["date"]))
+    return (known[-1]["status"] if known else "unknown"), [u["date"] for u in known]
+
+
+AS_AT_DAYS = ("2015-06-30", "2015-11-23", "2015-12-01", "2016-09-13")
+
+
+def test_as_at_gives_every_items_historical_status_against_the_yaml(corpus_index):
+    items = {r["id"]: r for r in seed_data()["recommendations"]}
+    for day in AS_AT_DAYS:
+        listed = run_mopi("status", "--as-at", day, "--json", home=corpus_index.home)
+        assert listed.returncode == 0, listed.stderr
+        got = {r["id"]: r for r in json.loads(listed.stdout)}
+        assert got.keys() == items.keys()
+        for rec_id, item in items.items():
+            status, dates = _status_in_yaml(item, date.fromisoformat(day))
+            assert (got[rec_id]["status"], [u["date"] for u in got[rec_id]["updates"]]) == (status, dates), (rec_id, day)
+            assert got[rec_id]["as_at"] == day
+    # One item on its own, and the old option name.
+    one = json.loads(run_mopi("status", "BTP-R01", "--as-of", "2015-12-01", "--json", home=corpus_index.home).stdout)
+    assert one["status"] == "in-progress" and "2016-09-13" not in [u["date"] for u in one["updates"]]
+    bad = run_mopi("status", "--as-at", "1st of Smarch", home=corpus_index.home)
+    assert bad.returncode != 0 and "--as-at" in bad.stderr
+
+
+def test_as_at_questions_leave_later_updates_out(assistant):
+    answer = assistant.ask("status of BTP-R01 as at 1 December 2015")
+    assert answer.mode == "register"
+    assert answer.answer.startswith("BTP-R01: in-progress as at 1 December 2015 (latest update November 2015); "
+                                    "1 later update left out")
+    assert "13 September 2016" not in answer.answer and "complete –" not in answer.answer
+    outstanding = assistant.ask("what was outstanding at the end of 2015?")
+    assert outstanding.answer.startswith("As at 31 December 2015, 6 of 8 register items were not complete")
+    assert "- BTP-R01 " in outstanding.answer and "- LAN-01 " not in outstanding.answer
 
 
 @pytest.fixture(scope="module")

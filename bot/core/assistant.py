@@ -11,6 +11,7 @@ import re
 import time
 import uuid
 from dataclasses import dataclass, replace
+from datetime import date
 
 from bot.core.extractive import best_sentence, citation_for, compose
 from bot.core.guards import Guard
@@ -298,8 +299,19 @@ class Assistant:
                 old = next(c for c in citations if c.doc_id == old_id)
                 current = next(c for c in citations if c.doc_id == newer)
                 notes.append(f"Note: {old.title} [{old.n}] is superseded; the current document is "
-                             f"{current.title} [{current.n}].")
+                             f"{current.title} [{current.n}]{self._in_force(old_id, newer)}.")
         return " ".join([text, *notes]), citations
+
+    def _in_force(self, old_id: str, new_id: str) -> str:
+        """", which has applied since 20 July 2023" (and since when the superseded one applied until then),
+        from the documents' effective_from metadata; "" when the current document's is not recorded."""
+        docs = self.retriever.documents
+        since = docs.get(new_id, {}).get("effective_from")
+        if not since:
+            return ""
+        began = docs.get(old_id, {}).get("effective_from")
+        until = f" (the superseded one from {_long_day(began)} until then)" if began else ""
+        return f", which has applied since {_long_day(since)}{until}"
 
 
 def _names_document(question_terms: set[str], doc_id: str, title: str) -> bool:
@@ -310,6 +322,11 @@ def _names_document(question_terms: set[str], doc_id: str, title: str) -> bool:
     title_terms = set(tokenize(f"{doc_id.replace('-', ' ')} {title}"))
     shared = question_terms & title_terms
     return any(t.isdigit() for t in shared) or len(shared) >= 3
+
+
+def _long_day(iso: str) -> str:
+    day = date.fromisoformat(iso)
+    return f"{day.day} {day:%B %Y}"
 
 
 def _ms_since(started: float) -> float:

@@ -21,7 +21,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.core.assistant import Assistant
-from bot.core.register.model import Source
+from bot.core.register.model import Source, parse_date
 from bot.errors import MopiError
 from bot.settings import Settings
 from bot.slack.audit import AuditLog
@@ -37,7 +37,8 @@ FAILED = ("Sorry, I couldn't answer that just now. Please try again in a minute;
 HELP = """*MoPI Assistant* answers from the MoPI guidance it holds, with sources, and reports HMIC recommendation status.
 • Mention me or DM me a question, e.g. _how long do we keep a Group 3 record?_ Reply in the thread to follow up.
 • `/mopi ask QUESTION` answers just to you; `/mopi ask --share QUESTION` posts the answer in the channel.
-• `/mopi status` (summary), `/mopi status ID`, `/mopi status outstanding`, `/mopi status overdue`.
+• `/mopi status` (summary), `/mopi status ID`, `/mopi status outstanding`, `/mopi status overdue`; add
+  `--as-at 2015-12-01` for the register as it stood that day.
 • `/mopi status update ID STATUS DOC#SECTION NOTE` records progress (register editors only).
 I hold guidance, not police records: I won't answer questions about a particular person's record."""
 _MENTION = re.compile(r"<@[A-Z0-9]+>")
@@ -158,7 +159,11 @@ def on_command(ack, command, respond, context) -> None:
         share = rest.startswith("--share")
         question = rest[len("--share"):].strip() if share else rest.strip()
     elif verb == "status":
-        share, question = False, _status_question(rest.strip())
+        try:
+            share, question = False, _status_question(rest.strip())
+        except ValueError as exc:
+            respond(response_type="ephemeral", text=str(exc))
+            return
     else:
         respond(response_type="ephemeral", text=HELP)
         return
@@ -178,15 +183,28 @@ def on_command(ack, command, respond, context) -> None:
                 replace_original=False)
 
 
+_AS_AT = re.compile(r"\s*--as-(?:at|of)(?:=|\s+)(\S+)")
+
+
 def _status_question(arg: str) -> str:
-    """The register question a /mopi status argument stands for (answered by the core like any other)."""
-    if not arg:
-        return "what is outstanding?"
-    if arg.lower() in ("outstanding", "open"):
-        return "what is outstanding?"
+    """The register question a /mopi status argument stands for (answered by the core like any other).
+
+    ``--as-at DATE`` (or the old ``--as-of``) becomes "... as at DATE", which the core reads like a
+    typed question. A date that is not one raises ValueError, with a message to show.
+    """
+    match = _AS_AT.search(arg)
+    when = ""
+    if match:
+        try:
+            when = f" as at {parse_date(match.group(1)).isoformat()}"
+        except ValueError as exc:
+            raise ValueError(f"--as-at: {exc}") from None
+        arg = (arg[:match.start()] + arg[match.end():]).strip()
+    if not arg or arg.lower() in ("outstanding", "open"):
+        return f"what was outstanding{when}?" if when else "what is outstanding?"
     if arg.lower() == "overdue":
-        return "what is overdue?"
-    return f"status of {arg}"
+        return f"what was overdue{when}?" if when else "what is overdue?"
+    return f"status of {arg}{when}"
 
 
 def _register_update(deps: SlackDeps, user: str, args: str) -> str:

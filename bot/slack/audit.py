@@ -14,18 +14,31 @@ import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS answers (
-    answer_id TEXT PRIMARY KEY, at TEXT NOT NULL, user TEXT NOT NULL, channel TEXT NOT NULL,
-    question TEXT NOT NULL, answer TEXT NOT NULL, refused INTEGER NOT NULL, mode TEXT NOT NULL,
-    cited_doc_ids TEXT NOT NULL, latency_ms REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS feedback (
-    at TEXT NOT NULL, answer_id TEXT NOT NULL, user TEXT NOT NULL, kind TEXT NOT NULL, cited_doc_ids TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS seen_events (event_id TEXT PRIMARY KEY, at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS threads (channel TEXT NOT NULL, thread_ts TEXT NOT NULL, PRIMARY KEY (channel, thread_ts));
-"""
+# Append only: a database at version n runs migrations n+1.. in order, in one transaction each.
+# Version 1 is the original schema (IF NOT EXISTS: databases made before versioning already have it).
+MIGRATIONS: list[tuple[int, str]] = [
+    (1, """
+        CREATE TABLE IF NOT EXISTS answers (
+            answer_id TEXT PRIMARY KEY, at TEXT NOT NULL, user TEXT NOT NULL, channel TEXT NOT NULL,
+            question TEXT NOT NULL, answer TEXT NOT NULL, refused INTEGER NOT NULL, mode TEXT NOT NULL,
+            cited_doc_ids TEXT NOT NULL, latency_ms REAL NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS feedback (
+            at TEXT NOT NULL, answer_id TEXT NOT NULL, user TEXT NOT NULL, kind TEXT NOT NULL,
+            cited_doc_ids TEXT NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS seen_events (event_id TEXT PRIMARY KEY, at TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS threads (
+            channel TEXT NOT NULL, thread_ts TEXT NOT NULL, PRIMARY KEY (channel, thread_ts)
+        );
+    """),
+    # Why an answer was refused ("no_evidence", "personal_record", "injection"), for the gaps report;
+    # the answer as `mopi ask --json` prints it, so a button can re-post it or quote it later.
+    (2, """
+        ALTER TABLE answers ADD COLUMN refusal_reason TEXT NOT NULL DEFAULT '';
+        ALTER TABLE answers ADD COLUMN answer_json TEXT NOT NULL DEFAULT '{}';
+    """),
+]
 
 
 def _now() -> str:
@@ -37,8 +50,17 @@ class AuditLog:
         path.parent.mkdir(parents=True, exist_ok=True)
         # One connection shared by the listener threads, serialised by a lock.
         self._db = sqlite3.connect(path, check_same_thread=False)
-        self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
+        self._migrate()
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        for number, script in MIGRATIONS:
+            if number > version:
+                with self._db:
+                    for statement in filter(str.strip, script.split(";")):
+                        self._db.execute(statement)
+                    self._db.execute(f"PRAGMA user_version = {number}")
 
     def close(self) -> None:
         self._db.close()
@@ -51,9 +73,12 @@ class AuditLog:
 
     def record_answer(self, answer_id: str, user: str, channel: str, answer, latency_ms: float) -> None:
         with self._lock, self._db:
-            self._db.execute("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (
-                answer_id, _now(), user, channel, answer.question, answer.answer, int(answer.refused), answer.mode,
-                json.dumps(sorted({c.doc_id for c in answer.citations if c.doc_id})), latency_ms))
+            self._db.execute(
+                "INSERT OR REPLACE INTO answers (answer_id, at, user, channel, question, answer, refused, mode, "
+                "cited_doc_ids, latency_ms, refusal_reason, answer_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (
+                    answer_id, _now(), user, channel, answer.question, answer.answer, int(answer.refused),
+                    answer.mode, json.dumps(sorted({c.doc_id for c in answer.citations if c.doc_id})), latency_ms,
+                    answer.refusal_reason, json.dumps(answer.to_dict(), ensure_ascii=False)))
 
     def record_feedback(self, answer_id: str, user: str, kind: str) -> None:
         with self._lock, self._db:

@@ -1,29 +1,32 @@
 """All benchmarks: ingest (throwaway homes), embedding (ONNX against sentence-transformers), answers (the real MOPI_HOME, brought up to date first), guards, Slack, then a fresh clone to first answer.
 
     python -m evals.benchmarks
+
+Each runs in a process of its own, so its memory figures are its own: run in one process, the
+Slack bot's resident memory would include the models every earlier benchmark loaded.
 """
 
 from __future__ import annotations
 
+import subprocess
 import sys
 
-from evals.benchmarks import bench_answers, bench_clone, bench_embed, bench_guards, bench_ingest, bench_slack
+BENCHES = [
+    ("Ingest", "bench_ingest", []),
+    ("Embedding", "bench_embed", []),
+    ("Answers", "bench_answers", ["--ensure-index"]),
+    ("Guards", "bench_guards", []),
+    ("Slack", "bench_slack", []),
+    ("Fresh clone", "bench_clone", []),
+]
 
 
 def main() -> int:
-    print("## Ingest\n")
-    ingest_code = bench_ingest.main([])
-    print("\n## Embedding\n")
-    embed_code = bench_embed.main([])
-    print("\n## Answers\n")
-    answers_code = bench_answers.main(["--ensure-index"])
-    print("\n## Guards\n")
-    guards_code = bench_guards.main([])
-    print("\n## Slack\n")
-    slack_code = bench_slack.main([])
-    print("\n## Fresh clone\n")
-    clone_code = bench_clone.main([])
-    return max(ingest_code, embed_code, answers_code, guards_code, slack_code, clone_code)
+    codes = []
+    for n, (title, module, args) in enumerate(BENCHES):
+        print(f"{chr(10) * bool(n)}## {title}\n", flush=True)
+        codes.append(subprocess.run([sys.executable, "-m", f"evals.benchmarks.{module}", *args]).returncode)
+    return max(codes)
 
 
 if __name__ == "__main__":

@@ -316,8 +316,8 @@ def _cold_rows(settings: Settings, warm_rss_mib: float) -> tuple[list[tuple], li
              for n, (name, sec) in enumerate(_import_top(env), start=1)]
     notes = [f"cold `mopi ask` peak RSS measured with {runs[0].rss_source}; wall is the whole process "
              "(start-up, imports, index snapshot load, model load, one answer printed), OS file cache warm.",
-             "this process's peak RSS is its lifetime high-water mark: run through `python -m evals.benchmarks` "
-             "it includes bench_ingest's."]
+             "this process's peak RSS is its lifetime high-water mark (`python -m evals.benchmarks` runs each "
+             "benchmark in a process of its own)."]
     if failed:
         last_line = failed.output.splitlines()[-1] if failed.output else ""
         notes.append(f"WARNING: `mopi ask` exited {failed.code}: {last_line}")

@@ -8,10 +8,12 @@ document answer for that part too (see Assistant).
 
 from __future__ import annotations
 
+import calendar
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
+from bot.core.dates import FoundDate, find_dates
 from bot.core.extractive import best_sentence
 from bot.core.lexical import LexicalIndex, tokenize
 from bot.core.models import Citation
@@ -26,15 +28,17 @@ _OUTSTANDING = re.compile(
 _OVERDUE = re.compile(r"\b(overdue|past (?:the |its )?deadline|missed (?:the |its )?deadline)\b", re.I)
 _DUE_BY = re.compile(r"\bdue (?:by|before|on)\b", re.I)
 _STATUS_WORDS = re.compile(
-    r"\b(status|progress|where are we|complete|completed|done|filled|recruited|implemented|agreed|advertised|"
+    r"\b(status|progress|where (?:are|were) we|complete|completed|done|filled|recruited|implemented|agreed|advertised|"
     r"started|instigated|happen|happened|delivered|being met|up to date|update|deadline)\b", re.I)
-_DATE_IN_TEXT = re.compile(
-    r"\b(\d{1,2})(?:st|nd|rd|th)? (january|february|march|april|may|june|july|august|september|october|november|"
-    r"december),? (\d{4})\b|\b(\d{4}-\d{2}-\d{2})\b", re.I)
+# The words that make a date the point in time a question is asked about ("as at 1 December 2015",
+# "at the end of 2015"). A day or a month needs none; a bare year does, so "the 2015 report" stays
+# a question about today.
+_POINT_IN_TIME = re.compile(
+    r"\b(?:(?P<edge>end|close|start|beginning)\s+of|as\s+(?:at|of)|in|during|at|by|on)\s+(?:the\s+)?$", re.I)
 _CLAUSES = re.compile(r"\?\s+|;\s+|\s+and also\s+|\s+and (?=what|how|when|who|does|do|is|are|can)", re.I)
 # Words that say what kind of question it is, not which item it is about.
 _ROUTING_WORDS = set(tokenize(
-    "status progress where are we complete completed done filled recruited implemented agreed advertised started "
+    "status progress where are were we complete completed done filled recruited implemented agreed advertised started "
     "instigated happen happened delivered being met up to date update deadline yet actually ever still has have did "
     "was "
     "what which whats how many temp"))
@@ -46,7 +50,7 @@ CLOSE_MATCH = 0.9  # other items must match this nearly as well as the best to b
 class RegisterQuery:
     kind: str  # "items", "outstanding", "overdue", "due_by", "unknown_id"
     ids: tuple[str, ...] = ()
-    as_of: date | None = None
+    as_at: date | None = None  # the register as it stood that day; None = today
 
 
 def route(question: str, store: RegisterStore, idf) -> RegisterQuery | None:
@@ -55,20 +59,44 @@ def route(question: str, store: RegisterStore, idf) -> RegisterQuery | None:
     # Only an id in the register's own form (its prefixes) is an id; "MANGO-77" is just text.
     prefixes = {k.split("-")[0] for k in known}
     ids = [m.upper() for m in _ID.findall(question) if m.split("-")[0].upper() in prefixes]
+    day = as_at_in(question)
     if ids:
         found = tuple(dict.fromkeys(i for i in ids if i in known))
-        return RegisterQuery("items", found) if found else RegisterQuery("unknown_id", tuple(ids))
-    if _DUE_BY.search(question) and _date_in(question):
-        return RegisterQuery("due_by", as_of=_date_in(question))
+        return RegisterQuery("items", found, day) if found else RegisterQuery("unknown_id", tuple(ids))
+    if _DUE_BY.search(question) and day:
+        return RegisterQuery("due_by", as_at=day)
     if _OVERDUE.search(question):
-        return RegisterQuery("overdue", as_of=_date_in(question))
+        return RegisterQuery("overdue", as_at=day)
     if _OUTSTANDING.search(question):
-        return RegisterQuery("outstanding")
+        return RegisterQuery("outstanding", as_at=day)
     if _STATUS_WORDS.search(question):
         matches = match_items(question, store.all(), idf)
         if matches:
-            return RegisterQuery("items", tuple(r.id for r in matches))
+            return RegisterQuery("items", tuple(r.id for r in matches), day)
     return None
+
+
+def as_at_in(question: str) -> date | None:
+    """The day a question asks the register about: "as at 1 December 2015", "at the end of 2015".
+
+    A month or a year stands for its last day (the register's own convention for month-only
+    dates: a position reported in a month is known by its end), or its first after "start of".
+    """
+    for found in find_dates(question):
+        lead = _POINT_IN_TIME.search(question[:found.start])
+        if found.precision == "year" and not lead:
+            continue
+        return found.value if lead and lead.group("edge") in ("start", "beginning") else _last_day(found)
+    return None
+
+
+def _last_day(found: FoundDate) -> date:
+    day = found.value
+    if found.precision == "year":
+        return date(day.year, 12, 31)
+    if found.precision == "month":
+        return date(day.year, day.month, calendar.monthrange(day.year, day.month)[1])
+    return day
 
 
 def split_clauses(question: str) -> list[str]:
@@ -104,12 +132,15 @@ def answer_register(query: RegisterQuery, store: RegisterStore, lexical: Lexical
         held = ", ".join(r.id for r in store.all())
         return (f"The register holds no recommendation {', '.join(query.ids)}. It holds: {held}.", [])
     if query.kind == "outstanding":
-        items = [r for r in store.all() if r.status in OPEN_STATUSES]
+        held = store.all(query.as_at)
+        items = [r for r in held if r.status in OPEN_STATUSES]
         lines = [f"{r.id} ({_short(r.text)}): {_status_phrase(r.status)}{_latest(r, cites)}" for r in items]
-        head = f"{len(items)} of {len(store.all())} register items are not complete:"
+        head = (f"As at {_long_date(query.as_at.isoformat())}, {len(items)} of {len(held)} register items were not "
+                f"complete (later updates left out):" if query.as_at else
+                f"{len(items)} of {len(held)} register items are not complete:")
         return "\n".join([head, *(f"- {line}" for line in lines)]), cites.list
     if query.kind == "due_by":
-        day = query.as_of
+        day = query.as_at
         due = [r for r in store.all() if r.deadline and parse_date(r.deadline) <= day]
         if not due:
             return f"Nothing in the register was due by {_long_date(day.isoformat())}.", []
@@ -118,7 +149,7 @@ def answer_register(query: RegisterQuery, store: RegisterStore, lexical: Lexical
                  f"{_short(r.text, 30)}" for r in due]
         return "\n".join([f"Due by {_long_date(day.isoformat())}:", *(f"- {line}" for line in lines)]), cites.list
     if query.kind == "overdue":
-        day = query.as_of or date.today()
+        day = query.as_at or date.today()
         items = store.overdue(day)
         if not items:
             due = [r for r in store.all() if r.deadline]
@@ -128,13 +159,19 @@ def answer_register(query: RegisterQuery, store: RegisterStore, lexical: Lexical
         lines = [f"{r.id} was due {_long_date(r.deadline)} and was {r.status_on(day)} on {day.isoformat()}"
                  f"{cites.for_item(r)}: {_short(r.text)}" for r in items]
         return "\n".join([f"Overdue as of {day.isoformat()}:", *(f"- {line}" for line in lines)]), cites.list
-    parts = [_item_detail(store.get(i), cites) for i in query.ids]
+    parts = [_item_detail(store.get(i, query.as_at), cites, query.as_at, len(store.get(i).updates))
+             for i in query.ids]
     return "\n\n".join(parts), cites.list
 
 
-def _item_detail(r: Recommendation, cites: _Citations) -> str:
+def _item_detail(r: Recommendation, cites: _Citations, as_at: date | None = None, updates_today: int = 0) -> str:
     deadline = f"; deadline {r.deadline} ({_long_date(r.deadline)})" if r.deadline else ""
     latest = f" as of {_long_date(r.updates[-1].date)}" if r.updates else ""
+    if as_at:
+        later = updates_today - len(r.updates)
+        latest = (f" as at {_long_date(as_at.isoformat())}"
+                  + (f" (latest update {_long_date(r.updates[-1].date)})" if r.updates else " (no update by then)")
+                  + (f"; {later} later update{'s' * (later > 1)} left out" if later else ""))
     lines = [f"{r.id}: {_status_phrase(r.status)}{latest}{cites.for_item(r)}. "
              f"Addressed to {r.addressee}{deadline}.", f"Recommendation: {r.text}"]
     if r.updates:
@@ -163,15 +200,6 @@ def _short(text: str, words: int = 14) -> str:
 def _long_date(text: str) -> str:
     day = parse_date(text)
     return f"{day.day} {day:%B %Y}" if len(text) == 10 else f"{day:%B %Y}"
-
-
-def _date_in(question: str) -> date | None:
-    match = _DATE_IN_TEXT.search(question)
-    if not match:
-        return None
-    if match.group(4):
-        return parse_date(match.group(4))
-    return datetime.strptime(f"{match.group(1)} {match.group(2)} {match.group(3)}", "%d %B %Y").date()
 
 
 class _Citations:

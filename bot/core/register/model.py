@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from bot.errors import MopiError
@@ -100,6 +100,15 @@ class Recommendation:
 
     def overdue_on(self, day: date) -> bool:
         return bool(self.deadline) and parse_date(self.deadline) < day and self.status_on(day) != "complete"
+
+    def as_at(self, day: date) -> Recommendation:
+        """The item as the register stood on ``day``: later updates left out.
+
+        With no update by then the status is "unknown": the seed's own status is today's,
+        so it says nothing about the past.
+        """
+        known = tuple(u for u in self.updates if u.effective <= day)
+        return replace(self, updates=known, seed_status="unknown")
 
 
 def sort_updates(updates: list[Update]) -> tuple[Update, ...]:

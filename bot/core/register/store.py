@@ -131,13 +131,17 @@ class RegisterStore:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def all(self) -> list[Recommendation]:
-        """Every item with its history. Cached until the database changes, here or in another process."""
+    def all(self, as_at: date | None = None) -> list[Recommendation]:
+        """Every item with its history (as it stood on ``as_at``, when given).
+
+        Cached until the database changes, here or in another process.
+        """
         with self._lock:
             version = (self._db.execute("PRAGMA data_version").fetchone()[0], self._db.total_changes)
             if self._cache is None or self._cache[0] != version:
                 self._cache = (version, self._read_all())
-            return self._cache[1]
+            items = self._cache[1]
+        return items if as_at is None else [r.as_at(as_at) for r in items]
 
     def _read_all(self) -> list[Recommendation]:
         updates: dict[str, list[Update]] = {}
@@ -151,15 +155,18 @@ class RegisterStore:
             for row in self._db.execute("SELECT * FROM recommendations ORDER BY id")
         ]
 
-    def get(self, rec_id: str) -> Recommendation | None:
-        return next((r for r in self.all() if r.id.lower() == rec_id.strip().lower()), None)
+    def get(self, rec_id: str, as_at: date | None = None) -> Recommendation | None:
+        return next((r for r in self.all(as_at) if r.id.lower() == rec_id.strip().lower()), None)
 
     def find(self, *, status: str | None = None, theme: str | None = None, addressee: str | None = None,
-             text: str | None = None) -> list[Recommendation]:
-        """Items matching every filter given; ``text`` matches all its words in the item's text or notes."""
+             text: str | None = None, as_at: date | None = None) -> list[Recommendation]:
+        """Items matching every filter given; ``text`` matches all its words in the item's text or notes.
+
+        With ``as_at``, the items as they stood that day: status and notes from the updates known by then.
+        """
         words = (text or "").lower().split()
         out = []
-        for r in self.all():
+        for r in self.all(as_at):
             haystack = " ".join([r.id, r.text, r.addressee, *(u.note for u in r.updates)]).lower()
             if ((status is None or r.status == status) and (theme is None or r.theme == theme)
                     and (addressee is None or addressee.lower() in r.addressee.lower())
@@ -171,8 +178,8 @@ class RegisterStore:
         """Deadline passed and not complete, judged by the status the history gives on ``as_of``."""
         return [r for r in self.all() if r.overdue_on(as_of)]
 
-    def summary(self) -> Counter:
-        return Counter(r.status for r in self.all())
+    def summary(self, as_at: date | None = None) -> Counter:
+        return Counter(r.status for r in self.all(as_at))
 
     # -- export ----------------------------------------------------------------------------
 
