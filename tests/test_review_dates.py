@@ -143,6 +143,9 @@ def test_a_year_only_start_gives_a_year():
     ("Group 1 nominal, DOB 3 March 1970, last came to notice 2015 - when is it reviewed and when deleted?", 1,
      "2015-01-01", "1970-03-03", ()),
     ("when will a group four record from 2019 be reviewed?", 4, "2019-01-01", None, ()),
+    # No group: the record shows it, so the calculation is for every group.
+    ("shoplifting, nothing since 2018, when can it be reviewed?", None, "2018-01-01", None, ()),
+    ("cautioned for criminal damage in March 2019 - when will it come off?", None, "2019-03-01", None, ()),
 ])
 def test_questions_are_read_into_a_calculation(question, group, since, born, resets):
     asked = read_question(question)
@@ -154,7 +157,9 @@ def test_questions_are_read_into_a_calculation(question, group, since, born, res
 @pytest.mark.parametrize("question", [
     "how long do we keep a Group 3 record?",  # no date: the guidance answers it
     "what happened in 2018 to the Group 3 rules?",  # not when a review falls
-    "when is a record reviewed?",  # no group
+    "when is a record reviewed?",  # no date
+    "when is the strategy's next review due? It was last reviewed in October 2015.",  # no record: a document
+    "when did HMIC review forces' information management in 2015?",
 ])
 def test_other_questions_are_not_calculations(question):
     assert read_question(question) is None
@@ -169,6 +174,14 @@ def test_the_assistant_answers_with_the_calculator_and_the_guards_still_hold(cor
     # A date of birth with nothing identifying is an input...
     dob = assistant.ask("Group 1 nominal, DOB 3 March 1970, last came to notice 2015 - when is it reviewed?")
     assert dob.mode == "review_date" and "3 March 2070" in dob.answer
+    # No group given: each group's date, each cited to the section stating its rule; no group guessed.
+    each = assistant.ask("shoplifting, nothing since 2018, when can it be reviewed?")
+    assert each.mode == "review_date" and not each.refused
+    cited = {c.n: c.section.split(" ")[0] for c in each.citations}
+    for group, section, due in ((1, "5.2", "in 2028"), (2, "5.3", "in 2028"), (3, "5.4", "in 2024")):
+        line = next(x for x in each.answer.splitlines() if x.startswith(f"- Group {group} "))
+        assert due in line and cited[int(re.search(r"\[(\d+)\]", line).group(1))] == section, line
+    assert "no review period for Group 4" in each.answer and "Caveat: a clear period restarts" in each.answer
     # ...a name is still a record lookup.
     named = assistant.ask("John Smith, Group 3, last arrested 2018, when is his review due?")
     assert named.refused and named.refusal_reason == "personal_record"

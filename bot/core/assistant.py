@@ -139,6 +139,11 @@ class Assistant:
 
         started = time.perf_counter()
         answer = self.calculator.answer(cleaned) if self.calculator is not None else None
+        if answer is not None and self.looks_like_lookup(cleaned, context, verdict.signals)[0]:
+            # A calculation is about a record too: "when will tony h's record be weeded, last thing 2017"
+            # gets the lookup model's check that document answers get (the register's ids need none).
+            answer = replace(_refusal(question, PERSONAL_RECORD, "personal_record"),
+                             diagnostics=Diagnostics(lookup_refused=True))
         if answer is None and self.register is not None:
             answer = self._answer_with_register(question, cleaned, max_marking, context, verdict.signals)
         timings["route"] = _ms_since(started)

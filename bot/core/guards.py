@@ -262,7 +262,8 @@ class Guard:
         supposed = any(t.dep_ in ("nsubj", "nsubjpass", "dobj", "pobj") and _indefinite(t) for t in doc)
         initials = any(t.text.isupper() and t.is_alpha and 2 <= len(t) <= 3 and not self.gazetteer.is_ordinary(t.text)
                        and not _DATE_OF_BIRTH.match(t.text) for t in doc)  # "subject KM (DOB …)": letters no document uses
-        if _DATE_OF_BIRTH.search(_text(doc)) and (individuals or initials or _points_back(_text(doc)) and not supposed):
+        if _DATE_OF_BIRTH.search(_text(doc)) and (individuals or initials or _points_back(_text(doc)) and not supposed
+                                                  and not _schedule_calculation(_text(doc))):
             found.append("date_of_birth")  # a date of birth and someone it belongs to: identifying data
         return tuple(dict.fromkeys(found))
 
@@ -819,6 +820,17 @@ def _indefinite(token) -> bool:
 def _supposes(clause) -> bool:
     """A clause that sets up a case ("say a nominal was born in 1975"), not a claim to repeat."""
     return any(c.dep_ in ("nsubj", "nsubjpass") and _indefinite(c) for c in clause.children)
+
+
+def _schedule_calculation(text: str) -> bool:
+    """Whether a message asks when the review schedule falls for a record of a named group ("Group 1,
+    DOB 3 March 1970, last arrested 2015: when is she reviewed?"). Its "she" is the record's subject in
+    general: a date of birth is a calculation input there (Group 1 runs to an age), not identifying
+    data. A name, initials or a reference number still make it a lookup: those are found apart."""
+    from bot.core.review_dates import read_question
+
+    asked = read_question(text)
+    return asked is not None and asked.group is not None
 
 
 def _points_back(text: str) -> bool:

@@ -159,13 +159,19 @@ _OUTCOME = re.compile(r"\b(review\w*|dispos\w*|delet\w*|remov\w*|weed\w*|destroy
 _BORN = re.compile(r"\b(born|dob|d\.o\.b\.?|date of birth|birthday)\W*(on|in|:)?\W*$", re.I)
 # Words before a date that make it a reset event rather than the start of the clear period.
 _RESET_CUE = re.compile(r"\b(again|new|another|further|fresh|reset|restart\w*|since then|then)\b[^.;,]*$", re.I)
+# Without a group, the question must still be about a person's record: the schedule's own words for
+# a nominal and for coming to police attention (sections 1.3 and 2.5), or "nothing since <date>".
+_RECORD = re.compile(r"\b(records?|nominals?|offen[cs]es?|offending|offender|convict\w*|cautions?|cautioned|"
+                     r"arrest\w*|charged|disposals?|fixed penalty|came to (?:police )?(?:attention|notice)|"
+                     r"clear period|nothing (?:since|after)|no (?:further )?(?:trouble|offences?|contact) since)\b",
+                     re.I)
 _AGE = re.compile(r"\b(?:aged?|age of)\s+(\d{1,3})\b|\b(\d{1,3})\s*(?:years?|yrs?)[\s-]*old\b|\b(\d{1,3})\s*y/?o\b",
                   re.I)
 
 
 @dataclass(frozen=True)
 class ReviewQuestion:
-    group: int
+    group: int | None  # None: the question gives no group, so every group's date is given
     since: FoundDate
     born: FoundDate | None = None
     age: int | None = None
@@ -173,11 +179,15 @@ class ReviewQuestion:
 
 
 def read_question(text: str) -> ReviewQuestion | None:
-    """The calculation a question asks for, or None when it is not one (no group, no date, or not "when")."""
+    """The calculation a question asks for, or None when it is not one (no date, not "when", or no record).
+
+    A question that names no group ("shoplifting, nothing since 2018") gets group None: which
+    group a record is in is on the record, not in the question, so the answer gives each.
+    """
     if not (_WHEN.search(text) and _OUTCOME.search(text)):
         return None
     groups = extract(text).get(GROUP)
-    if len(groups) != 1:
+    if len(groups) > 1 or (not groups and not _RECORD.search(text)):
         return None
     born, starts, resets = None, [], []
     for found in find_dates(text):
@@ -192,7 +202,8 @@ def read_question(text: str) -> ReviewQuestion | None:
         return None
     ages = [int(next(g for g in m.groups() if g)) for m in _AGE.finditer(text)]
     age = ages[0] if ages and 0 < ages[0] < 120 else None
-    return ReviewQuestion(int(next(iter(groups))), starts[0], born, age, tuple(resets + starts[1:]))
+    return ReviewQuestion(int(next(iter(groups))) if groups else None, starts[0], born, age,
+                          tuple(resets + starts[1:]))
 
 
 # --------------------------------------------------------------------------- the answer
@@ -224,6 +235,10 @@ class ReviewCalculator:
         asked = read_question(question)
         if asked is None:
             return None
+        if asked.group is None:
+            return self.explain_each_group(question, [
+                compute(self.rules, group, asked.since, born=asked.born, age=asked.age, resets=asked.resets,
+                        today=today) for group in sorted(self.rules.groups)])
         if asked.group not in self.rules.groups:
             return None
         result = compute(self.rules, asked.group, asked.since, born=asked.born, age=asked.age, resets=asked.resets,
@@ -278,6 +293,35 @@ class ReviewCalculator:
         sources = tuple({"id": c.chunk_id, "doc_id": c.doc_id, "section": c.section,
                          "section_number": c.section.split(" ")[0]} for c in citations)
         return Answer(question, "\n".join(lines), False, MODE, tuple(citations), diagnostics=Diagnostics(retrieved=sources))
+
+    def explain_each_group(self, question: str, results: list[ReviewDate]) -> Answer:
+        """No group given: each group's date, each cited to its rule. Guessing the group from a word
+        like "shoplifting" would be guessing the law; the record shows it, so the officer picks."""
+        citations: list[Citation] = []
+        lines = [f"The date depends on the record's group, which the record shows. From "
+                 f"{results[0].clock_from.shown()}:"]
+        for r in results:
+            citation = self.cite(r.rule.section, r.rule.quote, len(citations) + 1)
+            if citation is None:  # as in explain(): a rule the indexed text no longer states gives no date
+                lines.append(f"- Group {r.group}: not computed; section {r.rule.section} of the guidance I hold no "
+                             "longer reads as the schedule I apply.")
+                continue
+            citations.append(citation)
+            lines.append("- " + self._main_line(r).replace(" [1]", f" [{citation.n}]"))
+        if len(citations) == 0:
+            return self.explain(question, results[0])  # says why nothing can be computed
+        reset = self.cite(self.rules.resets.section, self.rules.resets.quote, len(citations) + 1)
+        if reset is not None:
+            citations.append(reset)
+            events = self.rules.resets.events
+            lines.append(f"Caveat: a clear period restarts if, before it ends, there is {'; '.join(events[:-1])}; "
+                         f"or {events[-1]} [{reset.n}].")
+        if any(r.needs for r in results):
+            lines.append("For the Group 1 retention date I need a date of birth or age (no name, please).")
+        sources = tuple({"id": c.chunk_id, "doc_id": c.doc_id, "section": c.section,
+                         "section_number": c.section.split(" ")[0]} for c in citations)
+        return Answer(question, "\n".join(lines), False, MODE, tuple(citations),
+                      diagnostics=Diagnostics(retrieved=sources))
 
     def _main_line(self, r: ReviewDate) -> str:
         rule = r.rule
