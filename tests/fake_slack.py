@@ -525,6 +525,14 @@ class FakeSlack:
             self._store(channel, msg)
             return {"ok": True, "channel": channel, "ts": ts, "message": copy.deepcopy(msg)}
 
+    def _api_chat_getPermalink(self, params: dict) -> dict:  # noqa: N802
+        channel, ts = params.get("channel"), str(params.get("message_ts") or "")
+        with self._lock:
+            if not channel or self._find(channel, ts) is None:
+                return _error("message_not_found")
+        return {"ok": True, "channel": channel,
+                "permalink": f"https://force.slack.com/archives/{channel}/p{ts.replace('.', '')}"}
+
     def _api_chat_postEphemeral(self, params: dict) -> dict:  # noqa: N802
         if not params.get("channel"):
             return _error("channel_not_found")

@@ -360,3 +360,108 @@ def test_logs_carry_no_question_text_or_tokens(bot, caplog):
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "answered" in logged
     assert "zebra" not in logged and TOKEN not in logged and SECRET not in logged
+
+
+# -- Ask the records team, Share with channel -----------------------------------------------
+
+RECORDS = "C0RECORDS"
+
+
+@pytest.fixture
+def escalating_bot(assistant, home, tmp_path):
+    with FakeSlack() as fake:
+        served = Bot(fake, make_deps(assistant, tmp_path, escalation_channel=RECORDS), home)
+        yield served
+        served.close()
+
+
+def buttons(blocks: list[dict]) -> dict[str, str]:
+    """action_id -> value of the buttons under a message."""
+    return {e["action_id"]: e["value"] for b in blocks if b["type"] == "actions" for e in b["elements"]}
+
+
+def click(bot: Bot, action_id: str, value: str, *, channel: str = "C0GENERAL", message_ts: str = "",
+          ephemeral: bool = False, key: str = "click", user: str = "U0OFFICER"):
+    container = {"type": "message", "channel_id": channel, "message_ts": message_ts, "is_ephemeral": ephemeral}
+    payload = {"type": "block_actions", "user": {"id": user}, "team": {"id": FakeSlack.TEAM_ID},
+               "api_app_id": FakeSlack.APP_ID, "channel": {"id": channel}, "container": container,
+               "trigger_id": "1.2.3", "response_url": bot.fake.response_url(key),
+               "actions": [{"action_id": action_id, "block_id": f"feedback-{value}", "value": value,
+                            "type": "button", "action_ts": "1"}]}
+    status, _, _ = bot.post(urllib.parse.urlencode({"payload": json.dumps(payload)}))
+    assert status == 200
+
+
+def test_ask_the_records_team_posts_the_question_and_a_link(escalating_bot, caplog):
+    bot = escalating_bot
+    question = "what is an ISA for quokka-marker sharing?"
+    with caplog.at_level(logging.INFO):
+        bot.event(mention(question, ts="1700002000.000100"))
+        answered = bot.fake.wait_for("chat.postMessage")[0]
+        bot.event(mention("what's on Darren Quokka's record?", ts="1700002001.000100"))
+        refused = bot.fake.wait_for("chat.postMessage", count=2)[1]
+        # Both the answer and the refusal carry the button; its value is the answer id, never the question.
+        for message in (answered, refused):
+            values = buttons(message["blocks"])
+            assert set(values) >= {"escalate", "feedback_up"} and "share_answer" not in values
+            assert "quokka" not in json.dumps(values).lower()
+        ts = next(c["response"]["ts"] for c in bot.fake.calls if c["method"] == "chat.postMessage")
+        click(bot, "escalate", buttons(answered["blocks"])["escalate"], message_ts=ts)
+        told = bot.fake.wait_for("chat.postEphemeral")[0]
+    assert told["user"] == "U0OFFICER" and told["text"].startswith("Sent to the records team")
+    posted = [p for p in bot.fake.calls_to("chat.postMessage") if p["channel"] == RECORDS]
+    assert len(posted) == 1
+    text = posted[0]["blocks"][0]["text"]["text"]
+    assert question in text and f"https://force.slack.com/archives/C0GENERAL/p{ts.replace('.', '')}" in text
+    assert "<@U0OFFICER> asked in <#C0GENERAL>" in text and "I answered it" in text
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "escalated by U0OFFICER" in logged and "quokka" not in logged.lower()
+
+
+def test_without_a_records_team_channel_there_is_no_button(bot):
+    bot.event(mention("what is an ISA?", ts="1700002100.000100"))
+    assert "escalate" not in buttons(bot.fake.wait_for("chat.postMessage")[0]["blocks"])
+
+
+def test_share_with_channel_posts_the_private_answer_for_everyone(escalating_bot):
+    bot = escalating_bot
+    bot.command("ask how long is the clear period for group 3?", key="ask")
+    private = bot.fake.wait_for("response_url")[0]
+    assert private["response_type"] == "ephemeral" and "share_answer" in buttons(private["blocks"])
+    bot.command("ask --share how long is the clear period for group 3?", key="public")
+    assert "share_answer" not in buttons(bot.fake.wait_for("response_url", count=2)[1]["blocks"])
+
+    click(bot, "share_answer", buttons(private["blocks"])["share_answer"], ephemeral=True, key="shared")
+    shared = bot.fake.wait_for("response_url", count=3)[2]
+    assert shared["key"] == "shared" and shared["response_type"] == "in_channel"
+    assert shared["blocks"][0]["type"] == "context" and "<@U0OFFICER> shared an answer" in str(shared["blocks"][0])
+    body = [b for b in shared["blocks"][1:] if b["type"] != "actions"]
+    assert body == [b for b in private["blocks"] if b["type"] != "actions"], "the same answer, sources and footer"
+    assert "share_answer" not in buttons(shared["blocks"]) and "escalate" in buttons(shared["blocks"])
+
+    # Answered under one channel's marking ceiling, it is shared only there.
+    click(bot, "share_answer", buttons(private["blocks"])["share_answer"], channel="C0ELSEWHERE", ephemeral=True,
+          key="elsewhere")
+    elsewhere = bot.fake.wait_for("response_url", count=4)[3]
+    assert elsewhere["response_type"] == "ephemeral" and "only be shared in the channel it was asked in" in elsewhere["text"]
+
+
+def test_a_button_on_an_unknown_answer_says_so_and_posts_nothing(escalating_bot):
+    bot = escalating_bot
+    click(bot, "share_answer", "no-such-answer", ephemeral=True, key="gone")
+    reply = bot.fake.wait_for("response_url")[0]
+    assert reply["response_type"] == "ephemeral" and "can't find that answer" in reply["text"]
+    click(bot, "escalate", "no-such-answer", message_ts="1.2")
+    # The ephemeral reply is the handler's last call: once it is in, nothing else is coming.
+    assert "can't find that answer" in bot.fake.wait_for("chat.postEphemeral")[0]["text"]
+    assert bot.fake.calls_to("chat.postMessage") == []
+
+
+def test_status_as_at_in_slack(bot):
+    bot.command("status BTP-R01 --as-at 2015-12-01", key="then")
+    then = section_texts(bot.fake.wait_for("response_url")[0]["blocks"])
+    assert "BTP-R01: in-progress as at 1 December 2015" in then and "13 September 2016" not in then
+    bot.command("status outstanding --as-of 2015-12", key="month")
+    assert "As at 31 December 2015" in section_texts(bot.fake.wait_for("response_url", count=2)[1]["blocks"])
+    bot.command("status --as-at soon", key="bad")
+    assert bot.fake.wait_for("response_url", count=3)[2]["text"].startswith("--as-at: 'soon' is not an ISO date")

@@ -78,6 +78,18 @@ def test_channel_policy_file(tmp_path):
     path.write_text("channels:\n  C1: {max_marking: RESTRICTED-ISH}\n")
     with pytest.raises(ConfigError, match="C1: unknown protective marking"):
         load_policy(path)
+    assert load_policy(tmp_path / "missing.yaml").escalation_channel == ""
+    path.write_text("escalation_channel: C0RECORDS\n")
+    assert load_policy(path).escalation_channel == "C0RECORDS"
+    for bad in ("'#records team'", "12345"):
+        path.write_text(f"escalation_channel: {bad}\n")
+        with pytest.raises(ConfigError, match="escalation_channel: expected a channel id like C0123456789"):
+            load_policy(path)
+
+
+def test_an_answer_survives_the_audit_round_trip():
+    answer = Answer("q", "a [1]", False, "extractive", (citation(1), citation(2, page=3, status="superseded")))
+    assert Answer.from_dict(answer.to_dict(), "abc") == answer and Answer.from_dict(answer.to_dict(), "abc").id == "abc"
 
 
 def test_rate_limiter_slides():

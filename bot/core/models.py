@@ -26,6 +26,11 @@ class Citation:
         data.pop("chunk_id")
         return data
 
+    @classmethod
+    def from_dict(cls, data: dict) -> Citation:
+        return cls(int(data["n"]), data["doc_id"], data["title"], data["section"], data.get("page"), data["url"],
+                   data["status"], data["quote"])
+
 
 @dataclass(frozen=True)
 class Diagnostics:
@@ -60,3 +65,9 @@ class Answer:
             "mode": self.mode,
             "citations": [c.to_dict() for c in self.citations],
         }
+
+    @classmethod
+    def from_dict(cls, data: dict, answer_id: str = "") -> Answer:
+        """Back from ``to_dict()`` (e.g. from the audit database), to render it again."""
+        return cls(data["question"], data["answer"], bool(data["refused"]), data["mode"],
+                   tuple(Citation.from_dict(c) for c in data.get("citations", ())), id=answer_id)

@@ -8,6 +8,7 @@ acknowledges events before the listener runs; slash commands and buttons call
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -21,11 +22,12 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.core.assistant import Assistant
+from bot.core.models import Answer
 from bot.core.register.model import Source, parse_date
 from bot.errors import MopiError
 from bot.settings import Settings
 from bot.slack.audit import AuditLog
-from bot.slack.blocks import SlackMessage, render_answer, render_notice
+from bot.slack.blocks import ESCALATE, SHARE, SlackMessage, render_answer, render_escalation, render_notice
 from bot.slack.policy import ChannelPolicy, RateLimiter
 
 log = logging.getLogger(__name__)
@@ -83,6 +85,8 @@ def register(app: App, deps: SlackDeps) -> None:
     app.event("message")(on_message)
     app.command("/mopi")(on_command)
     app.action(re.compile(r"^feedback_"))(on_feedback)
+    app.action(ESCALATE)(on_escalate)
+    app.action(SHARE)(on_share)
 
 
 # -- events --------------------------------------------------------------------------------
@@ -129,7 +133,7 @@ def answer_message(deps: SlackDeps, client: WebClient, event_id: str, event: dic
         # Recorded before posting: a feedback click can arrive as soon as the message does.
         deps.audit.record_answer(answer.id, user, channel, answer, latency)
         deps.audit.remember_thread(channel, thread_ts or event["ts"])
-        for n, message in enumerate(render_answer(answer, answer.id)):
+        for n, message in enumerate(render_answer(answer, answer.id, escalate=bool(deps.policy.escalation_channel))):
             _post(client, channel, thread_ts or (event["ts"] if n else None), message)
         log.info("answered %s in %s (%.0f ms)", answer.id, channel, latency)
     except Exception:  # the officer must hear back whatever went wrong
@@ -178,7 +182,9 @@ def on_command(ack, command, respond, context) -> None:
         respond(response_type="ephemeral", text=FAILED)
         return
     deps.audit.record_answer(answer.id, user, channel, answer, (time.perf_counter() - started) * 1000)
-    for message in render_answer(answer, answer.id):
+    # A private answer to /mopi ask can be shared with the channel; a status summary is asked again instead.
+    for message in render_answer(answer, answer.id, escalate=bool(deps.policy.escalation_channel),
+                                 share=verb == "ask" and not share):
         respond(response_type="in_channel" if share else "ephemeral", text=message.text, blocks=message.blocks,
                 replace_original=False)
 
@@ -246,6 +252,72 @@ def on_feedback(ack, body, action, client, context) -> None:
             client.chat_postEphemeral(channel=channel, user=user, text="Thanks, your feedback has been recorded.")
         except SlackApiError:
             log.warning("could not confirm feedback to %s", user)
+
+
+# -- escalation and sharing ----------------------------------------------------------------
+
+GONE = "I can't find that answer any more. Please ask the question again."
+
+
+def on_escalate(ack, body, action, client, context) -> None:
+    """*Ask the records team*: the question, with a link to its answer, in the records team's channel."""
+    ack()
+    deps: SlackDeps = context["deps"]
+    user, channel, container = _clicked_by(body)
+    row = deps.audit.answer(action.get("value", ""))
+    if row is None or not deps.policy.escalation_channel:
+        _tell(client, channel, user, GONE if row is None else "No records team channel is set up for this bot.")
+        return
+    link = None
+    if container.get("message_ts") and not container.get("is_ephemeral"):  # a private answer has no permalink
+        try:
+            link = client.chat_getPermalink(channel=channel, message_ts=container["message_ts"])["permalink"]
+        except SlackApiError:
+            log.warning("no permalink for answer %s", row["answer_id"])
+    message = render_escalation(row["question"], row["user"] or user, row["channel"] or channel,
+                                bool(row["refused"]), link)
+    try:
+        _post(client, deps.policy.escalation_channel, None, message)
+    except SlackApiError:
+        log.exception("could not escalate answer %s", row["answer_id"])
+        _tell(client, channel, user, "Sorry, I couldn't reach the records team's channel. Please try again later.")
+        return
+    log.info("answer %s escalated by %s", row["answer_id"], user)
+    _tell(client, channel, user, "Sent to the records team, with a link to the answer. They'll reply there.")
+
+
+def on_share(ack, body, action, respond, client, context) -> None:
+    """*Share with channel*: the private answer to /mopi ask, posted for everyone in the channel it was
+    asked in (it was answered under that channel's marking ceiling, so only there)."""
+    ack()
+    deps: SlackDeps = context["deps"]
+    user, channel, _ = _clicked_by(body)
+    row = deps.audit.answer(action.get("value", ""))
+    if row is None or row["answer_json"] in ("", "{}"):
+        respond(response_type="ephemeral", text=GONE, replace_original=False)
+        return
+    if row["channel"] != channel:
+        respond(response_type="ephemeral", replace_original=False,
+                text="That answer can only be shared in the channel it was asked in.")
+        return
+    answer = Answer.from_dict(json.loads(row["answer_json"]), row["answer_id"])
+    for message in render_answer(answer, answer.id, escalate=bool(deps.policy.escalation_channel), shared_by=user):
+        respond(response_type="in_channel", text=message.text, blocks=message.blocks, replace_original=False)
+    log.info("answer %s shared by %s in %s", answer.id, user, channel)
+
+
+def _clicked_by(body: dict) -> tuple[str, str, dict]:
+    """Who clicked, in which channel, and the message the button is on."""
+    container = body.get("container") or {}
+    channel = (body.get("channel") or {}).get("id") or container.get("channel_id", "")
+    return body.get("user", {}).get("id", ""), channel, container
+
+
+def _tell(client: WebClient, channel: str, user: str, text: str) -> None:
+    try:
+        client.chat_postEphemeral(channel=channel, user=user, text=text)
+    except SlackApiError:
+        log.warning("could not reply to %s", user)
 
 
 # -- helpers -------------------------------------------------------------------------------

@@ -95,6 +95,13 @@ class AuditLog:
             return self._db.execute("SELECT 1 FROM threads WHERE channel = ? AND thread_ts = ?",
                                     (channel, thread_ts)).fetchone() is not None
 
+    def answer(self, answer_id: str) -> dict | None:
+        """One answer's row (question, channel, answer JSON ...), or None for an id never recorded."""
+        with self._lock:
+            cursor = self._db.execute("SELECT * FROM answers WHERE answer_id = ?", (answer_id,))
+            row = cursor.fetchone()
+            return dict(zip([d[0] for d in cursor.description], row)) if row else None
+
     def answers(self) -> list[dict]:
         with self._lock:
             cursor = self._db.execute("SELECT * FROM answers ORDER BY at")

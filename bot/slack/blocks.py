@@ -57,23 +57,39 @@ def citation_line(c) -> str:
     return f"*[{c.n}]* {link}" + (f" — {where}" if where else "") + mark
 
 
-def feedback_actions(answer_id: str) -> dict:
+ESCALATE = "escalate"  # action id: "Ask the records team"
+SHARE = "share_answer"  # action id: "Share with channel"
+
+
+def feedback_actions(answer_id: str, escalate: bool = False, share: bool = False) -> dict:
+    """The buttons under an answer. Each carries only the answer's id: the question stays in the audit
+    database (a button value is echoed back by Slack and may reach logs)."""
     buttons = [("feedback_up", ":+1: Helpful"), ("feedback_down", ":-1: Not helpful"),
                ("feedback_wrong_source", "Wrong source")]
+    buttons += [(ESCALATE, ":raising_hand: Ask the records team")] * escalate
+    buttons += [(SHARE, ":mega: Share with channel")] * share
     return {"type": "actions", "block_id": f"feedback-{answer_id}", "elements": [
         {"type": "button", "action_id": action, "value": answer_id, "text": {"type": "plain_text", "text": label,
                                                                               "emoji": True}}
         for action, label in buttons]}
 
 
-def render_answer(answer: Answer, answer_id: str) -> list[SlackMessage]:
-    """The answer, its numbered sources, the footer and feedback buttons, as one or more messages."""
+def render_answer(answer: Answer, answer_id: str, *, escalate: bool = False, share: bool = False,
+                  shared_by: str = "") -> list[SlackMessage]:
+    """The answer, its numbered sources, the footer and the buttons, as one or more messages.
+
+    ``escalate`` adds *Ask the records team* (when a records team channel is set up), ``share`` adds
+    *Share with channel* (private answers), ``shared_by`` heads a shared answer with who shared it.
+    """
     blocks: list[dict] = [_section(piece) for piece in split_text(escape(answer.answer))]
+    if shared_by:
+        blocks.insert(0, {"type": "context", "elements": [
+            {"type": "mrkdwn", "text": f"<@{shared_by}> shared an answer to: _{escape(_clip(answer.question))}_"}]})
     if answer.citations:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": "*Sources*"}]})
         blocks += [_section(line) for c in answer.citations for line in split_text(citation_line(c))]
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": FOOTER}]})
-    blocks.append(feedback_actions(answer_id))
+    blocks.append(feedback_actions(answer_id, escalate, share))
 
     chunks = [blocks[i:i + BLOCKS_PER_MESSAGE] for i in range(0, len(blocks), BLOCKS_PER_MESSAGE)]
     fallback = _plain(answer)
@@ -85,6 +101,21 @@ def render_answer(answer: Answer, answer_id: str) -> list[SlackMessage]:
             text = f"(continued, part {n + 1} of {len(chunks)})"
         messages.append(SlackMessage(text, chunk))
     return messages
+
+
+def render_escalation(question: str, asker: str, channel: str, refused: bool, link: str | None) -> SlackMessage:
+    """The post in the records team's channel: who asked where, the question, and the answer it got."""
+    got = "I could not answer it" if refused else "I answered it"
+    where = f"<{link}|the answer>" if link else "a private answer, only the asker can see it"
+    text = (f"<@{asker}> asked in <#{channel}> and would like the records team's view. {got}: {where}.\n"
+            f">{escape(_clip(question, SECTION_LIMIT - 400))}")
+    fallback = f"A question for the records team from <@{asker}>: {_clip(question, FALLBACK_LIMIT - 200)}"
+    return SlackMessage(fallback, [_section(text)])
+
+
+def _clip(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def render_notice(text: str) -> SlackMessage:

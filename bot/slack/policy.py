@@ -7,10 +7,12 @@ Example (``slack/channels.yaml``)::
       C0123456789: {max_marking: OFFICIAL-SENSITIVE}   # e.g. the information management unit's channel
     register_editors: [U0123456789]        # Slack user ids allowed to run /mopi status update
     rate_limit_per_minute: 10
+    escalation_channel: C0987654321        # "Ask the records team" posts here; no button without it
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import defaultdict, deque
@@ -22,6 +24,8 @@ import yaml
 from bot.core.retrieval import MARKINGS
 from bot.errors import ConfigError
 
+_CHANNEL_ID = re.compile(r"^(?:[CG][A-Z0-9]{2,})?$")  # public (C…) or private (G…) channel id; "" = none
+
 
 @dataclass(frozen=True)
 class ChannelPolicy:
@@ -29,6 +33,7 @@ class ChannelPolicy:
     channel_markings: dict[str, str] = field(default_factory=dict)
     register_editors: frozenset[str] = frozenset()
     rate_limit_per_minute: int = 10
+    escalation_channel: str = ""  # the records team's channel id; "" = no "Ask the records team" button
 
     def max_marking(self, channel: str) -> str:
         return self.channel_markings.get(channel, self.default_max_marking)
@@ -51,8 +56,11 @@ def load_policy(path: Path | None) -> ChannelPolicy:
     for where, marking in [("default_max_marking", default), *channels.items()]:
         if marking not in MARKINGS:
             raise ConfigError(f"{path}: {where}: unknown protective marking {marking!r}; use one of {', '.join(MARKINGS)}")
+    escalation = data.get("escalation_channel") or ""
+    if not isinstance(escalation, str) or not _CHANNEL_ID.match(escalation):
+        raise ConfigError(f"{path}: escalation_channel: expected a channel id like C0123456789, got {escalation!r}")
     return ChannelPolicy(default, channels, frozenset(map(str, data.get("register_editors") or [])),
-                         int(data.get("rate_limit_per_minute", 10)))
+                         int(data.get("rate_limit_per_minute", 10)), escalation)
 
 
 class RateLimiter:
