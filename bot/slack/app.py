@@ -8,10 +8,12 @@ acknowledges events before the listener runs; slash commands and buttons call
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from slack_bolt import App
@@ -46,12 +48,20 @@ I hold guidance, not police records: I won't answer questions about a particular
 _MENTION = re.compile(r"<@[A-Z0-9]+>")
 
 
+def _nothing(listener: str) -> None:
+    pass
+
+
 @dataclass
 class SlackDeps:
     assistant: Assistant
     audit: AuditLog
     policy: ChannelPolicy
     limiter: RateLimiter
+    # Called with the listener's name when it has finished with a request, whatever it did (answered,
+    # ignored a bot, dropped a retry, failed): "nothing more will happen" is then a fact to wait for,
+    # not a guess after a sleep. Tests and the soak count these; the bot needs none.
+    on_handled: Callable[[str], None] = _nothing
 
 
 def make_client(settings: Settings) -> WebClient:
@@ -81,12 +91,24 @@ def register(app: App, deps: SlackDeps) -> None:
         context["deps"] = deps
         next()
 
-    app.event("app_mention")(on_mention)
-    app.event("message")(on_message)
-    app.command("/mopi")(on_command)
-    app.action(re.compile(r"^feedback_"))(on_feedback)
-    app.action(ESCALATE)(on_escalate)
-    app.action(SHARE)(on_share)
+    app.event("app_mention")(_reporting(on_mention))
+    app.event("message")(_reporting(on_message))
+    app.command("/mopi")(_reporting(on_command))
+    app.action(re.compile(r"^feedback_"))(_reporting(on_feedback))
+    app.action(ESCALATE)(_reporting(on_escalate))
+    app.action(SHARE)(_reporting(on_share))
+
+
+def _reporting(listener: Callable) -> Callable:
+    """``listener``, telling ``deps.on_handled`` when it is done. Bolt passes arguments by the names in the
+    listener's signature, which it reads through functools.wraps (inspect.unwrap)."""
+    @functools.wraps(listener)
+    def run(**kwargs):
+        try:
+            return listener(**kwargs)
+        finally:
+            kwargs["context"]["deps"].on_handled(listener.__name__)
+    return run
 
 
 # -- events --------------------------------------------------------------------------------
