@@ -17,7 +17,7 @@ from bot.core.register import RegisterStore, sync_seed
 from bot.core.register.answers import known_sections, route
 from bot.core.register.model import RegisterError, Source, parse_date, parse_register
 from bot.core.register.store import MIGRATIONS
-from tests.conftest import CORPUS, run_mopi
+from tests.conftest import CORPUS, MOPI, mopi_env, run_mopi
 
 SEED = CORPUS / "recommendations.yaml"
 
@@ -139,6 +139,42 @@ def test_export_round_trips(tmp_path, store, lexical):
     assert [u.status for u in RegisterStore(store.path).get("LAN-03").updates] == ["in-progress", "complete"]
     rows = store.export_csv().splitlines()
     assert rows[0] == "id,date,status,note,source,origin,by,recorded_at" and len(rows) == 1 + 13
+
+
+def test_recorded_updates_are_append_only_in_the_database_itself(store, lexical):
+    import sqlite3
+
+    store.add_update("LAN-06", "in-progress", "Plan agreed nationally.",
+                     Source.parse("lancashire-progress-report-2015#3.6"), "A. Governance", known_sections(lexical))
+    db = sqlite3.connect(store.path)  # another program, bypassing the store's code
+    for statement in ("UPDATE updates SET status = 'complete' WHERE origin = 'manual'",
+                      "DELETE FROM updates WHERE origin = 'manual'"):
+        with pytest.raises(sqlite3.IntegrityError, match="recorded register updates are append-only"):
+            db.execute(statement)
+    db.execute("UPDATE updates SET note = note || '.' WHERE origin = 'seed'")  # the seed is reloaded at will
+    db.rollback()
+    db.close()
+    assert RegisterStore(store.path).get("LAN-06").updates[-1].origin == "manual"
+
+
+def test_concurrent_updates_from_two_processes_lose_nothing(tmp_path, corpus_index):
+    import subprocess
+
+    home = tmp_path / "home"
+    shutil.copytree(corpus_index.home, home)
+    script = " && ".join(f"{MOPI} status update LAN-0{n} --status in-progress --note 'Note {{who}}{n}.' "
+                         f"--source lancashire-progress-report-2015#3.5 --by {{who}}" for n in (2, 3, 4, 5, 6))
+    env = mopi_env(home)
+    runs = [subprocess.Popen(["bash", "-c", script.replace("{who}", who)], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True) for who in ("alice", "bob")]
+    for run in runs:
+        _, err = run.communicate(timeout=240)
+        assert run.returncode == 0, err
+    recorded = [u for r in RegisterStore(home / "register.sqlite").all() for u in r.updates if u.origin == "manual"]
+    assert sorted(u.note for u in recorded) == sorted(f"Note {who}{n}." for who in ("alice", "bob")
+                                                       for n in (2, 3, 4, 5, 6))
+    stats = run_mopi("index", "stats", home=home)
+    assert "integrity of register.sqlite" in stats.stdout and "FAILED" not in stats.stdout
 
 
 def test_migrations_upgrade_an_old_database(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 from bot.core.embedder import Embedder
 from bot.core.lexical import LexicalIndex, current_fingerprint, fingerprint
@@ -57,6 +58,7 @@ class IndexStats:
     collection: str
     store: str
     last_indexed: str
+    databases: tuple[tuple[str, str], ...] = ()  # (file name, PRAGMA integrity_check result) per SQLite file
 
     def rows(self) -> list[tuple[str, str]]:
         return [
@@ -68,6 +70,7 @@ class IndexStats:
             ("collection", self.collection),
             ("store", self.store),
             ("last indexed", self.last_indexed or "never"),
+            *((f"integrity of {name}", result) for name, result in self.databases),
         ]
 
 
@@ -88,7 +91,24 @@ def index_stats(settings: Settings, store: VectorStore) -> IndexStats:
         collection=settings.collection_name,
         store=settings.store_location,
         last_indexed=max((r.indexed_at for r in records.values()), default=""),
+        databases=tuple((path.name, integrity(path)) for path in (settings.state_db, settings.register_db,
+                                                                  settings.audit_db) if path.is_file()),
     )
+
+
+def integrity(path: Path) -> str:
+    """SQLite's own check of one database file: "ok", or what it found (first lines)."""
+    import sqlite3
+
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            found = [row[0] for row in db.execute("PRAGMA integrity_check")]
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as exc:
+        return f"FAILED: {exc}"
+    return "ok" if found == ["ok"] else "FAILED: " + "; ".join(found[:3])
 
 
 def build_assistant(settings: Settings, embedder=None, llm: str | None = None):

@@ -41,6 +41,17 @@ MIGRATIONS: list[tuple[int, str]] = [
         ALTER TABLE updates ADD COLUMN recorded_at TEXT NOT NULL DEFAULT '';
         CREATE INDEX updates_by_item ON updates (rec_id, seq);
     """),
+    # Recorded updates are append-only in the database itself, not just in this code: an UPDATE of one
+    # fails, and so does a DELETE, except of a row the seed now holds word for word (the seed-dedupe
+    # rule in _load_seed, after `mopi status export` was committed as the seed).
+    (3, """
+        CREATE TRIGGER manual_updates_are_final BEFORE UPDATE ON updates WHEN OLD.origin = 'manual'
+        BEGIN SELECT RAISE(ABORT, 'recorded register updates are append-only'); END;
+        CREATE TRIGGER manual_updates_stay BEFORE DELETE ON updates WHEN OLD.origin = 'manual' AND NOT EXISTS (
+            SELECT 1 FROM updates s WHERE s.origin = 'seed' AND s.rec_id = OLD.rec_id AND s.date = OLD.date
+            AND s.status = OLD.status AND s.note = OLD.note AND s.source = OLD.source)
+        BEGIN SELECT RAISE(ABORT, 'recorded register updates are append-only'); END
+    """),
 ]
 
 
@@ -65,7 +76,7 @@ class RegisterStore:
         for version, script in MIGRATIONS:
             if version > self.version:
                 with self._db:
-                    for statement in filter(str.strip, script.split(";")):
+                    for statement in _statements(script):
                         self._db.execute(statement)
                     self._db.execute(f"PRAGMA user_version = {version}")
 
@@ -203,6 +214,17 @@ class RegisterStore:
             for u in r.updates:
                 writer.writerow([r.id, u.date, u.status, u.note, str(u.source), u.origin, u.by, u.recorded_at])
         return out.getvalue()
+
+
+def _statements(script: str) -> list[str]:
+    """A migration's statements, one by one (a trigger's body holds semicolons of its own)."""
+    out, pending = [], ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            out.append(pending.strip())
+            pending = ""
+    return [statement for statement in out if statement.strip(" ;\n")]
 
 
 def _update_dict(u: Update) -> dict:
