@@ -206,17 +206,80 @@ def feedback() -> None:
 
 
 @feedback.command("export")
-@click.option("--csv", "as_csv", is_flag=True, required=True, help="CSV: time, answer id, user, kind, cited docs.")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV: time, answer id, user, kind, cited docs.")
+@click.option("--as-golden", "as_golden", is_flag=True,
+              help="Thumbs-down and wrong-source cases as draft eval items (golden YAML), each to be reviewed.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to a file instead of standard output.")
 @click.pass_obj
-def feedback_export(settings: Settings, as_csv: bool) -> None:
-    """Write all feedback as CSV to standard output."""
-    from bot.slack.audit import AuditLog
+def feedback_export(settings: Settings, as_csv: bool, as_golden: bool, output: Path | None) -> None:
+    """Write all feedback as CSV, or (--as-golden) the negative cases as draft evaluation items.
 
-    audit = AuditLog(settings.audit_db)
+    Draft items carry status: draft and a review note; the eval loader refuses them until a
+    person has reviewed them and deleted the draft fields.
+    """
+    if as_csv == as_golden:
+        raise click.UsageError("give exactly one of --csv or --as-golden")
+    if as_golden:
+        from bot.reports.audit import read_audit
+        from bot.reports.golden import golden_drafts
+
+        text = golden_drafts(read_audit(settings.audit_db), datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    else:
+        from bot.slack.audit import AuditLog
+
+        audit = AuditLog(settings.audit_db)
+        try:
+            text = audit.feedback_csv()
+        finally:
+            audit.close()
+    if output:
+        output.write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
+
+
+@main.group()
+def report() -> None:
+    """Reports for content owners and maintainers, from the Slack bot's audit database.
+
+    Each writes CSV, JSON and a self-contained HTML page (default folder MOPI_HOME/reports).
+    """
+
+
+@report.command("gaps")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write to (default MOPI_HOME/reports).")
+@click.option("--since", metavar="DATE", help="Only questions and feedback from DATE on (YYYY-MM-DD).")
+@click.pass_obj
+def report_gaps(settings: Settings, out: Path | None, since: str | None) -> None:
+    """Questions refused as not covered by the guidance, clustered, with the nearest section; and
+    thumbs-down and wrong-source feedback by cited section.
+
+    The files hold officers' question text (written readable by you only); MOPI_REPORT_READERS
+    names who may see them. Refusals about people or injection attempts are left out.
+    """
+    from bot.reports import gaps_report
+
     try:
-        click.echo(audit.feedback_csv(), nl=False)
-    finally:
-        audit.close()
+        start = date.fromisoformat(since) if since else None
+    except ValueError:
+        raise click.BadParameter(f"expected a date as YYYY-MM-DD, got {since!r}", param_hint="--since") from None
+    for path in gaps_report(settings, out or settings.home / "reports", start):
+        click.echo(str(path))
+
+
+@report.command("documents")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write to (default MOPI_HOME/reports).")
+@click.pass_obj
+def report_documents(settings: Settings, out: Path | None) -> None:
+    """Per indexed document: answers citing it, feedback, superseded documents still cited, and
+    review dates that have passed."""
+    from bot.reports import documents_report
+
+    for path in documents_report(settings, out or settings.home / "reports"):
+        click.echo(str(path))
 
 
 @main.command("review-date")

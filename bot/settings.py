@@ -16,6 +16,10 @@ from bot.errors import ConfigError
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 EMBEDDERS = ("auto", "onnx", "sentence-transformers")
 DENSE_SEARCHES = ("auto", "store")
+# Where MOPI_FAULT can kill an ingest (see ingest.pipeline): before the first chunk is stored; after a
+# file's vectors are stored but before its state row; with the new BM25 index staged but not switched to,
+# and just after the switch; inside the register load's transaction.
+FAULT_POINTS = ("before-chunks", "after-vectors", "bm25-before-swap", "bm25-after-swap", "register-load")
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,11 @@ class Settings:
     slack_api_url: str = "https://slack.com/api/"  # SLACK_API_URL: e.g. a government Slack's own domain
     slack_channels: Path = Path("slack/channels.yaml")  # MOPI_SLACK_CHANNELS: markings, editors, rate limit
     slack_port: int = 3000  # MOPI_SLACK_PORT: HTTP mode
+    # MOPI_FAULT: kill `mopi ingest` (SIGKILL) at this point, for the crash tests; one of FAULT_POINTS
+    fault: str | None = None
+    # MOPI_REPORT_READERS: who may see `mopi report gaps` (it holds officers' question text), comma-separated;
+    # printed on the page. Empty = not set: the page says to keep it within the information management team.
+    report_readers: tuple[str, ...] = ()
 
     def __repr__(self) -> str:  # tokens must never reach a log or a traceback
         hidden = {"slack_bot_token", "slack_app_token", "slack_signing_secret", "llm_api_key"}
@@ -152,11 +161,15 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides) -> Settings
         slack_api_url=env.get("SLACK_API_URL") or "https://slack.com/api/",
         slack_channels=Path(env.get("MOPI_SLACK_CHANNELS") or "slack/channels.yaml"),
         slack_port=_number(env, "MOPI_SLACK_PORT", 3000),
+        fault=env.get("MOPI_FAULT") or None,
+        report_readers=tuple(r.strip() for r in (env.get("MOPI_REPORT_READERS") or "").split(",") if r.strip()),
     )
     if settings.embedder not in EMBEDDERS:
         raise ConfigError(f"MOPI_EMBEDDER must be one of {', '.join(EMBEDDERS)}, got {settings.embedder!r}")
     if settings.dense_search not in DENSE_SEARCHES:
         raise ConfigError(f"MOPI_DENSE_SEARCH must be one of {', '.join(DENSE_SEARCHES)}, got {settings.dense_search!r}")
+    if settings.fault is not None and settings.fault not in FAULT_POINTS:
+        raise ConfigError(f"MOPI_FAULT must be one of {', '.join(FAULT_POINTS)}, got {settings.fault!r}")
     if settings.chunk_overlap_words >= settings.chunk_words:
         raise ConfigError("MOPI_CHUNK_OVERLAP must be smaller than MOPI_CHUNK_WORDS")
     return replace(settings, **overrides) if overrides else settings

@@ -83,6 +83,9 @@ def _parse_item(raw: Any, index: int) -> GoldenItem:
     if not isinstance(raw_id, str) or not raw_id.strip():
         raise _fail(f"#{index}", "id", "missing or not a non-empty string")
     label = repr(raw_id)
+    if raw.get("status") == "draft":  # from `mopi feedback export --as-golden`: not reviewed yet
+        raise _fail(label, "status", "a draft item: review it and delete its draft fields (see the file's head) "
+                                     "before it joins a set")
 
     for field in _REQUIRED:
         if field not in raw:
@@ -238,6 +241,8 @@ def _load_docs(corpus_dir: Path) -> tuple[dict[str, _Doc], list[str]]:
         entries = (yaml.safe_load(manifest.read_text(encoding="utf-8")) or {}).get("documents") or {}
         for name, meta in entries.items():
             path = corpus_dir / name
+            if path.suffix.lower() in (".md", ".markdown") and path.is_file():
+                continue  # an entry for a Markdown file only adds fields to its front matter, read above
             body = ""
             if path.is_file() and path.suffix.lower() in _TEXT_SUFFIXES:
                 body = path.read_text(encoding="utf-8", errors="replace")

@@ -20,6 +20,8 @@ import fcntl
 import hashlib
 import json
 import logging
+import os
+import signal
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -222,7 +224,8 @@ class _Run:
         if not seeds:
             return
         try:
-            self.report.register = sync_seed(seeds[0], self.settings.register_db, LexicalIndex.load(self.settings.bm25_dir))
+            self.report.register = sync_seed(seeds[0], self.settings.register_db, LexicalIndex.load(self.settings.bm25_dir),
+                                             during=lambda: self._fault("register-load"))
         except (RegisterError, MopiError) as exc:
             self.report.register_error = str(exc)
 
@@ -288,6 +291,7 @@ class _Run:
         for prepared in group:
             cand, meta, missing = prepared.candidate, prepared.meta, prepared.missing
             path = str(cand.path)
+            self._fault("before-chunks")
             self.store.upsert([c.id for c in missing], vectors[offset:offset + len(missing)],
                               [c.text for c in missing], [chunk_metadata(meta, c, path) for c in missing])
             offset += len(missing)
@@ -295,6 +299,7 @@ class _Run:
             old = self.records.get(cand.key)
             if old:
                 self.store.delete(set(old.chunk_ids) - set(ids))
+            self._fault("after-vectors")
             self.state.put(cand.key, cand.fingerprint, meta.id, ids)
             self.records[cand.key] = FileRecord(cand.key, cand.fingerprint, meta.id, tuple(ids), "")
             self._pending_doc_ids.pop(meta.id, None)
@@ -340,8 +345,15 @@ class _Run:
                       for r in rows],
             sentence_vectors=matrix, sentence_offsets=offsets, chunk_vectors=[r[3] for r in rows],
         )
-        index.save(self.settings.bm25_dir)
+        index.save(self.settings.bm25_dir, on_staged=lambda: self._fault("bm25-before-swap"),
+                   on_switched=lambda: self._fault("bm25-after-swap"))
         self.report.lexical_rebuilt = True
+
+    def _fault(self, point: str) -> None:
+        """Die here, as a crash would (no clean-up, no flush), when MOPI_FAULT names this point."""
+        if self.settings.fault == point:
+            log.warning("MOPI_FAULT=%s: killing the ingest", point)
+            os.kill(os.getpid(), signal.SIGKILL)
 
     def _emit(self, outcome: FileOutcome) -> None:
         self.report.outcomes.append(outcome)

@@ -52,8 +52,9 @@ def _doc_statuses() -> dict[str, str]:
         meta = yaml.safe_load(path.read_text(encoding="utf-8").split("\n---", 1)[0][3:])
         statuses[meta["id"]] = meta["status"]
     manifest = yaml.safe_load((CORPUS / "manifest.yaml").read_text(encoding="utf-8"))
-    for meta in manifest["documents"].values():
-        statuses[meta["id"]] = meta["status"]
+    for name, meta in manifest["documents"].items():
+        if not name.endswith(".md"):  # a Markdown file's entry only adds fields to its front matter
+            statuses[meta["id"]] = meta["status"]
     return statuses
 
 

@@ -32,6 +32,7 @@ def test_collection_name_carries_the_model():
 @pytest.mark.parametrize("env, phrase", [
     ({"MOPI_CHROMA_PORT": "eighty"}, "MOPI_CHROMA_PORT must be a whole number"),
     ({"MOPI_CHUNK_WORDS": "20", "MOPI_CHUNK_OVERLAP": "30"}, "MOPI_CHUNK_OVERLAP must be smaller"),
+    ({"MOPI_FAULT": "somewhere"}, "MOPI_FAULT must be one of before-chunks, after-vectors"),
 ])
 def test_bad_settings_are_clear_errors(env, phrase):
     with pytest.raises(ConfigError, match=phrase):

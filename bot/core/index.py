@@ -82,11 +82,15 @@ def index_stats(settings: Settings, store: VectorStore) -> IndexStats:
         state.close()
     ids = {i for r in records.values() for i in r.chunk_ids}
     chunks = store.count()
+    # In step: the store holds exactly the chunks the state committed (a count alone misses a crash
+    # between storing a file's new chunks and committing its row), and BM25 was built from them.
+    in_step = (chunks == len(ids) and store.all_ids() == ids
+               and current_fingerprint(settings.bm25_dir) == fingerprint(ids))
     return IndexStats(
         documents=len({r.doc_id for r in records.values()}),
         files=len(records),
         chunks=chunks,
-        lexical_chunks_in_step=chunks == len(ids) and current_fingerprint(settings.bm25_dir) == fingerprint(ids),
+        lexical_chunks_in_step=in_step,
         model=f"{settings.model_name} ({settings.resolved_model_path()})",
         collection=settings.collection_name,
         store=settings.store_location,

@@ -16,7 +16,7 @@ import math
 import os
 import re
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -191,8 +191,13 @@ class LexicalIndex:
             if s > 0
         ]
 
-    def save(self, root: Path) -> None:
-        """Write to root/<fingerprint>/ and switch root/CURRENT to it atomically."""
+    def save(self, root: Path, on_staged: Callable[[], None] | None = None,
+             on_switched: Callable[[], None] | None = None) -> None:
+        """Write to root/<fingerprint>/ and switch root/CURRENT to it atomically.
+
+        ``on_staged`` runs with the new index complete on disk but not yet current, ``on_switched``
+        just after the switch, before old builds are removed (the crash tests kill the process there).
+        """
         root.mkdir(parents=True, exist_ok=True)
         target = root / self.fingerprint
         staging = root / f".staging-{self.fingerprint}-{os.getpid()}"
@@ -216,9 +221,13 @@ class LexicalIndex:
         _fsync_dir(staging)
         shutil.rmtree(target, ignore_errors=True)
         os.replace(staging, target)
+        if on_staged:
+            on_staged()
         pointer = root / f".CURRENT-{os.getpid()}"
         pointer.write_text(self.fingerprint)
         os.replace(pointer, root / "CURRENT")
+        if on_switched:
+            on_switched()
         for old in root.iterdir():  # earlier builds and crashed stagings
             if old.is_dir() and old.name != self.fingerprint:
                 shutil.rmtree(old, ignore_errors=True)

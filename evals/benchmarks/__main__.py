@@ -1,4 +1,4 @@
-"""All benchmarks: ingest (throwaway homes), embedding (ONNX against sentence-transformers), answers (the real MOPI_HOME, brought up to date first), guards, Slack, then a fresh clone to first answer.
+"""All benchmarks: ingest (throwaway homes), embedding (ONNX against sentence-transformers), answers (the real MOPI_HOME, brought up to date first), reports, guards, Slack, then a fresh clone to first answer.
 
     python -m evals.benchmarks
 
@@ -15,6 +15,7 @@ BENCHES = [
     ("Ingest", "bench_ingest", []),
     ("Embedding", "bench_embed", []),
     ("Answers", "bench_answers", ["--ensure-index"]),
+    ("Reports", "bench_reports", []),  # after Answers, which brought the index up to date
     ("Guards", "bench_guards", []),
     ("Slack", "bench_slack", []),
     ("Fresh clone", "bench_clone", []),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -14,10 +15,11 @@ from bot.core.register.store import RegisterStore
 SEED_NAME = "recommendations.yaml"
 
 
-def sync_seed(seed: Path, db: Path, lexical: LexicalIndex) -> dict[str, int]:
+def sync_seed(seed: Path, db: Path, lexical: LexicalIndex, during: Callable[[], None] | None = None) -> dict[str, int]:
     """Load the seed YAML into the register database, validated against the indexed documents.
 
     All or nothing: any invalid entry raises RegisterError and the database is unchanged.
+    ``during`` runs inside the load's transaction (the crash tests kill the process there).
     """
     try:
         data = yaml.safe_load(seed.read_text(encoding="utf-8"))
@@ -26,7 +28,7 @@ def sync_seed(seed: Path, db: Path, lexical: LexicalIndex) -> dict[str, int]:
     recommendations = parse_register(data, known_sections(lexical))
     store = RegisterStore(db)
     try:
-        return store.load_seed(recommendations)
+        return store.load_seed(recommendations, during)
     finally:
         store.close()
 

@@ -82,12 +82,14 @@ class RegisterStore:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def load_seed(self, recommendations: list[Recommendation]) -> dict[str, int]:
-        """Replace the seed (items and seed updates) in one transaction, keeping manual updates."""
-        with self._lock:
-            return self._load_seed(recommendations)
+    def load_seed(self, recommendations: list[Recommendation], during=None) -> dict[str, int]:
+        """Replace the seed (items and seed updates) in one transaction, keeping manual updates.
 
-    def _load_seed(self, recommendations: list[Recommendation]) -> dict[str, int]:
+        ``during()``, when given, runs inside the transaction, after the writes (a crash test's hook)."""
+        with self._lock:
+            return self._load_seed(recommendations, during)
+
+    def _load_seed(self, recommendations: list[Recommendation], during=None) -> dict[str, int]:
         ids = {r.id for r in recommendations}
         orphans = sorted({row[0] for row in self._db.execute(
             "SELECT DISTINCT rec_id FROM updates WHERE origin = 'manual'")} - ids)
@@ -109,6 +111,8 @@ class RegisterStore:
                     SELECT 1 FROM updates s WHERE s.origin = 'seed' AND s.rec_id = updates.rec_id
                     AND s.date = updates.date AND s.status = updates.status AND s.note = updates.note
                     AND s.source = updates.source)""")
+            if during:
+                during()
         manual = self._db.execute("SELECT COUNT(*) FROM updates WHERE origin = 'manual'").fetchone()[0]
         return {"recommendations": len(recommendations),
                 "seed_updates": sum(len(r.updates) for r in recommendations), "manual_updates_kept": manual}
