@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import random
 import threading
 import time
 import uuid
@@ -148,8 +149,11 @@ def validate_blocks(blocks: Any) -> str | None:
                     raise _BlockError("must provide a non-empty array", f"{p}/elements")
                 if len(elements) > 25:
                     raise _BlockError("no more than 25 items allowed", f"{p}/elements")
+                action_ids = [el.get("action_id") for el in elements if isinstance(el, dict) and el.get("action_id")]
                 for j, el in enumerate(elements):
                     _validate_element(el, f"{p}/elements/{j}")
+                    if el.get("action_id") and action_ids.count(el["action_id"]) > 1:
+                        raise _BlockError("action_id must be unique within the block", f"{p}/elements/{j}/action_id")
             elif kind == "markdown":
                 text = block.get("text")
                 if not isinstance(text, str) or not text or len(text) > 12000:
@@ -206,6 +210,7 @@ class FakeSlack:
         self.calls: list[dict] = []
         self.socket_acks: list[dict] = []
         self._failures: dict[str, deque] = {}
+        self._chaos: tuple[dict[str, float], random.Random] | None = None
         self._stubs: dict[str, Callable[[dict], dict] | dict] = {}
         self._messages: dict[str, list[dict]] = {}  # channel -> messages (any thread)
         self._reactions: dict[tuple[str, str], list[str]] = {}
@@ -308,6 +313,31 @@ class FakeSlack:
             q = self._failures.setdefault(method, deque())
             for _ in range(times):
                 q.append({"status": status, "retry_after": retry_after, "error": error})
+
+    CHAOS_KINDS = ("rate_limited", "server_error", "dropped", "slow")
+    SLOW_SECONDS = 2.0
+
+    def chaos(self, rates: dict[str, float], seed: int = 0) -> None:
+        """Misbehave at random, as Slack may: each Web API call (auth.test and apps.connections.open
+        aside) is, with these probabilities, answered 429 with Retry-After: 1 (``rate_limited``), 503
+        (``server_error``), cut off with no response and no effect (``dropped``), or answered only after
+        SLOW_SECONDS (``slow``). A fixed seed repeats the same run. ``chaos({})`` stops it."""
+        unknown = set(rates) - set(self.CHAOS_KINDS)
+        assert not unknown, f"unknown chaos kinds: {unknown}"
+        with self._lock:
+            self._chaos = (dict(rates), random.Random(seed)) if rates else None
+
+    def _draw_chaos(self, method: str) -> str | None:
+        with self._lock:
+            if self._chaos is None or method in ("auth.test", "apps.connections.open", "response_url"):
+                return None
+            rates, rng = self._chaos
+            roll, edge = rng.random(), 0.0
+            for kind in self.CHAOS_KINDS:
+                edge += rates.get(kind, 0.0)
+                if roll < edge:
+                    return kind
+            return None
 
     def stub(self, method: str, response: dict | Callable[[dict], dict]) -> None:
         """Override the reply of `method` (also methods the fake doesn't know) with a dict or fn(params)."""
@@ -422,9 +452,24 @@ class FakeSlack:
             return
 
         call: dict[str, Any] = {"method": method, "params": params, "headers": headers, "at": time.monotonic()}
-        with self._lock:
-            q = self._failures.get(method)
-            failure = q.popleft() if q else None
+        chaos = self._draw_chaos(method)
+        if chaos == "dropped":  # the connection closes with no response; nothing was done
+            call.update(failed=True, chaos=chaos)
+            with self._cond:
+                self.calls.append(call)
+                self._cond.notify_all()
+            h.close_connection = True
+            return
+        if chaos == "slow":
+            time.sleep(self.SLOW_SECONDS)
+        if chaos in ("rate_limited", "server_error"):
+            failure = {"status": 429, "error": "ratelimited", "retry_after": 1} if chaos == "rate_limited" else \
+                {"status": 503, "error": "service_unavailable", "retry_after": 0}
+            call["chaos"] = chaos
+        else:
+            with self._lock:
+                q = self._failures.get(method)
+                failure = q.popleft() if q else None
         if failure is not None:
             call["failed"] = True
             status, body = failure["status"], _error(failure["error"])
@@ -463,8 +508,8 @@ class FakeSlack:
         return token if isinstance(token, str) and token else None
 
     def _dispatch(self, method: str, params: dict, headers: dict) -> dict:
-        if method == "response_url":
-            return {"ok": True}
+        if method == "response_url":  # Slack checks the blocks of a response too
+            return (not params.get("delete_original") and self._validate_message(params)) or {"ok": True}
         with self._lock:
             stub = self._stubs.get(method)
         token = self._token(params, headers)

@@ -23,6 +23,7 @@ from bot.core.lexical import LexicalIndex
 from bot.core.models import Answer, Citation
 from bot.reports import documents_report, gaps_report
 from bot.reports.audit import AnswerRow, Audit, Cited, FeedbackRow, read_audit
+from bot.reports.corpus import review_dates
 from bot.reports.documents import NOT_INDEXED, build_documents
 from bot.reports.gaps import cluster, gap_clusters
 from bot.reports.golden import golden_drafts
@@ -31,7 +32,7 @@ from evals.dataset import load_dataset
 from ingest.chunking import Chunk
 from ingest.metadata import DocMeta
 from ingest.pipeline import chunk_metadata
-from tests.conftest import ROOT, mopi_env, run_mopi
+from tests.conftest import ROOT, mopi_env, run_mopi, write_doc
 
 GAPS = {
     "cctv": ["how do I get CCTV footage from a corner shop?", "can we ask a private business for its cctv recordings",
@@ -212,6 +213,42 @@ def test_the_documents_files_from_the_audit_database(report_home, corpus_index, 
     page = paths[2].read_text(encoding="utf-8")
     assert "<svg" in page and not re.search(r"""src\s*=\s*["']?https?:""", page)
     assert "Superseded but still cited: code-of-practice-mopi-2005" in page
+
+
+def _review_corpus(folder: Path) -> Path:
+    """A tiny corpus copy giving review dates: two indexed documents' ids, one past due, one not."""
+    write_doc(folder, "rrd.md", "app-retention-review-disposal", "Body.", review_due="2020-01-31")
+    write_doc(folder, "code.md", "code-of-practice-information-records-2023", "Body.")
+    write_doc(folder, "broken.md", "broken-doc", "Body.", status="draft", review_due="2020-01-01")  # ingest refuses it
+    write_doc(folder / ".hidden", "old.md", "hidden-doc", "Body.", review_due="2020-01-01")
+    (folder / "extract.txt").write_text("Text.", encoding="utf-8")
+    (folder / "manifest.yaml").write_text(
+        "documents:\n"
+        "  rrd.md: {review_due: '2031-01-01'}\n"  # front matter wins, as in ingest
+        "  code.md: {review_due: 2031-06-30}\n"  # adds what front matter lacks; YAML reads a date
+        "  extract.txt: {id: lancashire-progress-report-2015-extract, title: Extract, status: current,"
+        " review_due: '2024-12-31'}\n", encoding="utf-8")
+    return folder
+
+
+def test_review_dates_are_read_from_front_matter_and_the_manifest_as_ingest_reads_them(tmp_path):
+    assert review_dates(_review_corpus(tmp_path / "corpus")) == {
+        "app-retention-review-disposal": "2020-01-31", "code-of-practice-information-records-2023": "2031-06-30",
+        "lancashire-progress-report-2015-extract": "2024-12-31"}
+    assert review_dates(tmp_path / "nowhere") == {}
+
+
+def test_the_documents_report_flags_a_review_date_passed_in_the_corpus_files(report_home, corpus_index, tmp_path):
+    settings = corpus_index.with_(home=report_home, corpus_dir=_review_corpus(tmp_path / "corpus"))
+    csv_path, json_path, html_path = documents_report(settings, tmp_path / "out", today=date(2025, 6, 1))
+    rows = {r["doc_id"]: r for r in csv.DictReader(io.StringIO(csv_path.read_text(encoding="utf-8")))}
+    assert {d: (r["review_due"], r["review_overdue"]) for d, r in rows.items() if r["review_due"]} == {
+        "app-retention-review-disposal": ("2020-01-31", "True"),
+        "code-of-practice-information-records-2023": ("2031-06-30", "False"),
+        "lancashire-progress-report-2015-extract": ("2024-12-31", "True")}
+    assert sorted(json.loads(json_path.read_text(encoding="utf-8"))["review_overdue"]) == [
+        "app-retention-review-disposal", "lancashire-progress-report-2015-extract"]
+    assert "Review date passed: app-retention-review-disposal (due 2020-01-31)" in html_path.read_text(encoding="utf-8")
 
 
 # --------------------------------------------------------------------------- feedback as draft eval items

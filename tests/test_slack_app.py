@@ -445,11 +445,33 @@ def test_ask_the_records_team_posts_the_question_and_a_link(escalating_bot, capl
 
 def test_without_a_records_team_channel_there_is_no_button(bot):
     bot.event(mention("what is an ISA?", ts="1700002100.000100"))
-    assert "escalate" not in buttons(bot.fake.wait_for("chat.postMessage")[0]["blocks"])
+    bot.event(mention("what's on Darren Quokka's record?", ts="1700002101.000100"))
+    posts = bot.fake.wait_for("chat.postMessage", count=2)
+    assert any("particular person's record" in p["text"] for p in posts), "one answer, one refusal"
+    assert all("escalate" not in buttons(p["blocks"]) and "feedback_up" in buttons(p["blocks"]) for p in posts)
 
 
-def test_share_with_channel_posts_the_private_answer_for_everyone(escalating_bot):
+def test_escalating_a_private_refusal_says_there_is_no_link(escalating_bot, caplog):
     bot = escalating_bot
+    with caplog.at_level(logging.INFO):
+        bot.command("ask what's on Darren Quokka's record?", key="ask")
+        refused = bot.fake.wait_for("response_url")[0]
+        assert refused["response_type"] == "ephemeral" and "particular person's record" in refused["text"]
+        click(bot, "escalate", buttons(refused["blocks"])["escalate"], message_ts="1700002150.000100",
+              ephemeral=True, user="U0COLLEAGUE")
+        told = bot.fake.wait_for("chat.postEphemeral")[0]
+    assert told["user"] == "U0COLLEAGUE" and told["text"].startswith("Sent to the records team")
+    (posted,) = [p for p in bot.fake.calls_to("chat.postMessage") if p["channel"] == RECORDS]
+    text = posted["blocks"][0]["text"]["text"]
+    assert "Darren Quokka" in text and "https://" not in text and bot.fake.calls_to("chat.getPermalink") == []
+    assert text.startswith("<@U0OFFICER> asked in <#C0GENERAL>; <@U0COLLEAGUE> would like the records team's view.")
+    assert "I could not answer it: a private answer, only the asker can see it." in text
+    assert "quokka" not in "\n".join(r.getMessage() for r in caplog.records).lower()
+
+
+def test_share_with_channel_posts_the_private_answer_for_everyone(escalating_bot, caplog):
+    bot = escalating_bot
+    caplog.set_level(logging.INFO)
     bot.command("ask how long is the clear period for group 3?", key="ask")
     private = bot.fake.wait_for("response_url")[0]
     assert private["response_type"] == "ephemeral" and "share_answer" in buttons(private["blocks"])
@@ -469,6 +491,9 @@ def test_share_with_channel_posts_the_private_answer_for_everyone(escalating_bot
           key="elsewhere")
     elsewhere = bot.fake.wait_for("response_url", count=4)[3]
     assert elsewhere["response_type"] == "ephemeral" and "only be shared in the channel it was asked in" in elsewhere["text"]
+    assert [c["response"]["ok"] for c in bot.fake.calls if c["method"] == "response_url"] == [True] * 4, "valid blocks"
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "shared by U0OFFICER in C0GENERAL" in logged and "clear period" not in logged
 
 
 def test_a_button_on_an_unknown_answer_says_so_and_posts_nothing(escalating_bot):
@@ -479,7 +504,7 @@ def test_a_button_on_an_unknown_answer_says_so_and_posts_nothing(escalating_bot)
     click(bot, "escalate", "no-such-answer", message_ts="1.2")
     # The ephemeral reply is the handler's last call: once it is in, nothing else is coming.
     assert "can't find that answer" in bot.fake.wait_for("chat.postEphemeral")[0]["text"]
-    assert bot.fake.calls_to("chat.postMessage") == []
+    assert bot.fake.calls_to("chat.postMessage") == [] and len(bot.fake.calls_to("response_url")) == 1
 
 
 def test_status_as_at_in_slack(bot):

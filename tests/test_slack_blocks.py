@@ -6,7 +6,9 @@ import pytest
 
 from bot.core.models import Answer, Citation
 from bot.errors import ConfigError
-from bot.slack.blocks import BLOCKS_PER_MESSAGE, FOOTER, SECTION_LIMIT, citation_line, render_answer, split_text
+from bot.slack.blocks import (
+    BLOCKS_PER_MESSAGE, FOOTER, SECTION_LIMIT, citation_line, render_answer, render_escalation, split_text,
+)
 from bot.slack.policy import ChannelPolicy, RateLimiter, load_policy
 
 
@@ -38,6 +40,36 @@ def test_answer_layout_golden():
     ]
     assert message.text == ("A 6-year clear period applies. [1] Sources: [1] Review, retention & disposal, 5.4 Group 3; "
                             "[2] Old <Code>")
+
+
+def test_the_escalate_and_share_buttons_golden():
+    answer = Answer("what's the <clear> period?", "Six years. [1]", False, "extractive", (citation(1),))
+    (message,) = render_answer(answer, "abc123", escalate=True, share=True)
+    assert message.blocks[-1]["elements"][3:] == [
+        {"type": "button", "action_id": "escalate", "value": "abc123",
+         "text": {"type": "plain_text", "text": ":raising_hand: Ask the records team", "emoji": True}},
+        {"type": "button", "action_id": "share_answer", "value": "abc123",
+         "text": {"type": "plain_text", "text": ":mega: Share with channel", "emoji": True}},
+    ]
+    assert [e["action_id"] for e in render_answer(answer, "abc123", escalate=True)[0].blocks[-1]["elements"]] == [
+        "feedback_up", "feedback_down", "feedback_wrong_source", "escalate"]
+    (shared,) = render_answer(answer, "abc123", shared_by="U0OFFICER")
+    assert shared.blocks[0] == {"type": "context", "elements": [
+        {"type": "mrkdwn", "text": "<@U0OFFICER> shared an answer to: _what's the &lt;clear&gt; period?_"}]}
+    assert shared.blocks[1:] == render_answer(answer, "abc123")[0].blocks
+
+
+def test_escalation_post_golden():
+    def text(**kw) -> str:
+        args = dict(question="is <b> & c kept?", asker="U1", channel="C1", refused=False, link=None) | kw
+        return render_escalation(**args).blocks[0]["text"]["text"]
+
+    assert text(link="https://x/p1") == ("<@U1> asked in <#C1> and would like the records team's view. "
+                                         "I answered it: <https://x/p1|the answer>.\n>is &lt;b&gt; &amp; c kept?")
+    assert "I could not answer it: a private answer, only the asker can see it." in text(refused=True, private=True)
+    assert "Slack gave me no link to the answer" in text()
+    assert text(channel="D1", sent_by="U1").startswith("<@U1> asked in a direct message and would like")
+    assert text(sent_by="U2").startswith("<@U1> asked in <#C1>; <@U2> would like the records team's view.")
 
 
 def test_a_very_long_answer_stays_within_slack_limits():
@@ -81,7 +113,7 @@ def test_channel_policy_file(tmp_path):
     assert load_policy(tmp_path / "missing.yaml").escalation_channel == ""
     path.write_text("escalation_channel: C0RECORDS\n")
     assert load_policy(path).escalation_channel == "C0RECORDS"
-    for bad in ("'#records team'", "12345"):
+    for bad in ("'#records team'", "12345", "''", "", "false", "C0RECORDS extra"):
         path.write_text(f"escalation_channel: {bad}\n")
         with pytest.raises(ConfigError, match="escalation_channel: expected a channel id like C0123456789"):
             load_policy(path)

@@ -48,12 +48,13 @@ def documents_report(settings: Settings, out_dir: Path, today: date | None = Non
     """Write documents.csv, documents.json and documents.html under ``out_dir``; the paths written."""
     from bot.core.lexical import LexicalIndex
     from bot.reports.audit import read_audit
+    from bot.reports.corpus import review_dates
     from bot.reports.documents import build_documents
     from bot.reports.render import documents_csv, documents_html, write_outputs
 
     audit = read_audit(settings.audit_db)
     lexical = LexicalIndex.load(settings.bm25_dir)
-    report = build_documents(lexical.metadatas, audit, today or date.today(), _now())
-    log.info("documents report: %d documents, %d answers citing a superseded one",
-             len(report.documents), report.superseded_citing_answers)
+    report = build_documents(lexical.metadatas, audit, today or date.today(), _now(), review_dates(settings.corpus_dir))
+    log.info("documents report: %d documents, %d answers citing a superseded one, %d reviews overdue",
+             len(report.documents), report.superseded_citing_answers, len(report.overdue))
     return write_outputs(out_dir, "documents", report.to_dict(), documents_csv(report), documents_html(report))

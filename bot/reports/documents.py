@@ -1,14 +1,15 @@
 """The documents report: per indexed document, how often answers cite it, its feedback, whether a
 superseded document is still being cited, and whether its owner's review date has passed.
 
-Pure: chunk metadata (from the index snapshot) and the audit rows go in, a :class:`DocumentsReport`
-comes out. Counts are of answers (an answer citing three sections of a document counts once).
+Pure: chunk metadata (from the index snapshot), the corpus files' review dates (bot.reports.corpus)
+and the audit rows go in, a :class:`DocumentsReport` comes out. Counts are of answers (an answer
+citing three sections of a document counts once).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
 
@@ -78,8 +79,11 @@ def _overdue(review_due: str, today: date) -> bool:
         return False
 
 
-def build_documents(metadatas: Sequence[dict], audit: Audit, today: date, created: str) -> DocumentsReport:
+def build_documents(metadatas: Sequence[dict], audit: Audit, today: date, created: str,
+                    review_due: Mapping[str, str] | None = None) -> DocumentsReport:
+    """``review_due``: dates by doc_id from the corpus files, which win over the index's (as of its last ingest)."""
     docs = documents_in(metadatas)
+    review_due = review_due or {}
     supersedes = {d: tuple(filter(None, (m.get("supersedes") or "").split(","))) for d, m in docs.items()}
     superseded_by: dict[str, list[str]] = {}
     for new, olds in supersedes.items():
@@ -93,7 +97,7 @@ def build_documents(metadatas: Sequence[dict], audit: Audit, today: date, create
     rows = []
     for doc_id in [*docs, *sorted(set(cited) - set(docs))]:
         meta = docs.get(doc_id, {})
-        due = meta.get("review_due") or ""
+        due = review_due.get(doc_id) or meta.get("review_due") or ""
         rows.append(DocumentRow(
             doc_id, meta.get("title") or titles.get(doc_id, ""), meta.get("status") or NOT_INDEXED,
             supersedes.get(doc_id, ()), tuple(superseded_by.get(doc_id, ())), meta.get("effective_from") or "",

@@ -29,7 +29,11 @@ def _short(text: str, limit: int = _LABEL_CHARS) -> str:
 
 
 def bars(title: str, rows: list[tuple[str, int]], width: int = 760, bar_h: int = 18) -> str:
-    """A horizontal bar chart of counts as inline SVG; "" when there is nothing to draw."""
+    """A horizontal bar chart of counts as inline SVG; "" when there is nothing to draw.
+
+    evals.report._bars draws the same bars but for scores: it clamps values to 0..1 and colours them
+    against pass marks, and its labels are narrower than a section name. Counts need their own scale.
+    """
     if not rows:
         return ""
     label_w, height = 330, bar_h * len(rows) + 40

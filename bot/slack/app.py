@@ -290,14 +290,14 @@ def on_escalate(ack, body, action, client, context) -> None:
     if row is None or not deps.policy.escalation_channel:
         _tell(client, channel, user, GONE if row is None else "No records team channel is set up for this bot.")
         return
-    link = None
-    if container.get("message_ts") and not container.get("is_ephemeral"):  # a private answer has no permalink
+    link, private = None, bool(container.get("is_ephemeral"))  # a private answer has no permalink
+    if container.get("message_ts") and not private:
         try:
             link = client.chat_getPermalink(channel=channel, message_ts=container["message_ts"])["permalink"]
         except SlackApiError:
             log.warning("no permalink for answer %s", row["answer_id"])
     message = render_escalation(row["question"], row["user"] or user, row["channel"] or channel,
-                                bool(row["refused"]), link)
+                                bool(row["refused"]), link, private=private, sent_by=user)
     try:
         _post(client, deps.policy.escalation_channel, None, message)
     except SlackApiError:
@@ -323,6 +323,9 @@ def on_share(ack, body, action, respond, client, context) -> None:
                 text="That answer can only be shared in the channel it was asked in.")
         return
     answer = Answer.from_dict(json.loads(row["answer_json"]), row["answer_id"])
+    # Through the click's response_url rather than chat.postMessage: like the /mopi command it came from, it
+    # works in any channel, even one the bot was never invited to (chat.postMessage fails there with
+    # not_in_channel), and needs no scope beyond commands. replace_original=False keeps the private copy.
     for message in render_answer(answer, answer.id, escalate=bool(deps.policy.escalation_channel), shared_by=user):
         respond(response_type="in_channel", text=message.text, blocks=message.blocks, replace_original=False)
     log.info("answer %s shared by %s in %s", answer.id, user, channel)

@@ -103,11 +103,19 @@ def render_answer(answer: Answer, answer_id: str, *, escalate: bool = False, sha
     return messages
 
 
-def render_escalation(question: str, asker: str, channel: str, refused: bool, link: str | None) -> SlackMessage:
-    """The post in the records team's channel: who asked where, the question, and the answer it got."""
+def render_escalation(question: str, asker: str, channel: str, refused: bool, link: str | None, *,
+                      private: bool = False, sent_by: str = "") -> SlackMessage:
+    """The post in the records team's channel: who asked where, the question, and the answer it got.
+
+    ``private``: the answer was ephemeral, so there is no link to give. ``sent_by``: who clicked, when not
+    the asker (anyone in a channel can see the button on an answer).
+    """
     got = "I could not answer it" if refused else "I answered it"
-    where = f"<{link}|the answer>" if link else "a private answer, only the asker can see it"
-    text = (f"<@{asker}> asked in <#{channel}> and would like the records team's view. {got}: {where}.\n"
+    where = (f"<{link}|the answer>" if link else "a private answer, only the asker can see it" if private
+             else "Slack gave me no link to the answer")
+    place = "a direct message" if channel.startswith("D") else f"<#{channel}>"
+    wants = f"; <@{sent_by}> would like" if sent_by and sent_by != asker else " and would like"
+    text = (f"<@{asker}> asked in {place}{wants} the records team's view. {got}: {where}.\n"
             f">{escape(_clip(question, SECTION_LIMIT - 400))}")
     fallback = f"A question for the records team from <@{asker}>: {_clip(question, FALLBACK_LIMIT - 200)}"
     return SlackMessage(fallback, [_section(text)])

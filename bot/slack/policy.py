@@ -24,7 +24,7 @@ import yaml
 from bot.core.retrieval import MARKINGS
 from bot.errors import ConfigError
 
-_CHANNEL_ID = re.compile(r"^(?:[CG][A-Z0-9]{2,})?$")  # public (C…) or private (G…) channel id; "" = none
+_CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{2,}")  # a public (C…) or private (G…) channel id
 
 
 @dataclass(frozen=True)
@@ -56,9 +56,12 @@ def load_policy(path: Path | None) -> ChannelPolicy:
     for where, marking in [("default_max_marking", default), *channels.items()]:
         if marking not in MARKINGS:
             raise ConfigError(f"{path}: {where}: unknown protective marking {marking!r}; use one of {', '.join(MARKINGS)}")
-    escalation = data.get("escalation_channel") or ""
-    if not isinstance(escalation, str) or not _CHANNEL_ID.match(escalation):
-        raise ConfigError(f"{path}: escalation_channel: expected a channel id like C0123456789, got {escalation!r}")
+    # Absent: no button. Present but empty or not an id (a channel name, a number): a mistake to report,
+    # not a silent "no button".
+    escalation = data.get("escalation_channel", "")
+    if "escalation_channel" in data and not (isinstance(escalation, str) and _CHANNEL_ID.fullmatch(escalation)):
+        raise ConfigError(f"{path}: escalation_channel: expected a channel id like C0123456789, got {escalation!r} "
+                          "(leave the key out for no 'Ask the records team' button)")
     return ChannelPolicy(default, channels, frozenset(map(str, data.get("register_editors") or [])),
                          int(data.get("rate_limit_per_minute", 10)), escalation)
 

@@ -57,9 +57,13 @@ def serve_http(app: App, host: str, port: int) -> ThreadingHTTPServer:
             self.end_headers()
             self.wfile.write(data)
 
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-    return server
+    class Server(ThreadingHTTPServer):
+        # socketserver's default listen backlog is 5: a burst of Slack deliveries (20 at once in the
+        # soak, bench_soak) then meets "connection reset by peer" before a thread can accept it.
+        request_queue_size = 128
+        daemon_threads = True
+
+    return Server((host, port), Handler)
 
 
 def run_slack(settings: Settings, http: bool = False, port: int | None = None, host: str = "0.0.0.0") -> None:

@@ -1,4 +1,4 @@
-"""All benchmarks: ingest (throwaway homes), embedding (ONNX against sentence-transformers), answers (the real MOPI_HOME, brought up to date first), reports, guards, Slack, then a fresh clone to first answer.
+"""All benchmarks: ingest (throwaway homes), embedding (ONNX against sentence-transformers), answers (the real MOPI_HOME, brought up to date first), reports, guards, Slack, a Slack soak against injected faults, then a fresh clone to first answer.
 
     python -m evals.benchmarks
 
@@ -18,6 +18,7 @@ BENCHES = [
     ("Reports", "bench_reports", []),  # after Answers, which brought the index up to date
     ("Guards", "bench_guards", []),
     ("Slack", "bench_slack", []),
+    ("Slack soak", "bench_soak", []),
     ("Fresh clone", "bench_clone", []),
 ]
 
