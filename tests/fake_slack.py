@@ -460,7 +460,8 @@ class FakeSlack:
                 self._cond.notify_all()
             h.close_connection = True
             return
-        if chaos == "slow":
+        if chaos == "slow":  # answered as usual, but late
+            call["chaos"] = chaos
             time.sleep(self.SLOW_SECONDS)
         if chaos in ("rate_limited", "server_error"):
             failure = {"status": 429, "error": "ratelimited", "retry_after": 1} if chaos == "rate_limited" else \
