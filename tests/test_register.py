@@ -223,6 +223,7 @@ def test_routing_plain_language(store, lexical, question, kind, ids):
     # A bare year that names a thing, not a point in time, leaves the question about today.
     ("status of the 2015 HMIC recommendation on audits", "items", None),
     ("what's still outstanding from the 2015 inspection?", "outstanding", None),
+    ("did the march 2016 report to strategic scrutiny ever happen?", "items", None),
 ])
 def test_routing_reads_the_day_a_question_asks_about(store, lexical, question, kind, as_at):
     query = route(question, store, lexical.idf)

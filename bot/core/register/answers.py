@@ -31,8 +31,8 @@ _STATUS_WORDS = re.compile(
     r"\b(status|progress|where (?:are|were) we|complete|completed|done|filled|recruited|implemented|agreed|advertised|"
     r"started|instigated|happen|happened|delivered|being met|up to date|update|deadline)\b", re.I)
 # The words that make a date the point in time a question is asked about ("as at 1 December 2015",
-# "at the end of 2015"). A day or a month needs none; a bare year does, so "the 2015 report" stays
-# a question about today.
+# "at the end of 2015"). A full date needs none; a month or a year does, so "the 2015 report" and
+# "did the March 2016 report happen?" stay questions about today.
 _POINT_IN_TIME = re.compile(
     r"\b(?:(?P<edge>end|close|start|beginning)\s+of|as\s+(?:at|of)|in|during|at|by|on)\s+(?:the\s+)?$", re.I)
 _CLAUSES = re.compile(r"\?\s+|;\s+|\s+and also\s+|\s+and (?=what|how|when|who|does|do|is|are|can)", re.I)
@@ -84,7 +84,7 @@ def as_at_in(question: str) -> date | None:
     """
     for found in find_dates(question):
         lead = _POINT_IN_TIME.search(question[:found.start])
-        if found.precision == "year" and not lead:
+        if found.precision != "day" and not lead:
             continue
         return found.value if lead and lead.group("edge") in ("start", "beginning") else _last_day(found)
     return None
