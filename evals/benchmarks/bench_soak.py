@@ -111,6 +111,32 @@ def _count(fake, tss: list[str], deliveries: int, acks: list[float], not_acked: 
                       acks, not_acked, chaos, wall)
 
 
+def _drive(fake, done: _Done, tss: list[str], plan: list[tuple[int, int | None]], deliver, rates: dict[str, float],
+           seed: int, concurrency: int, timeout: float, unacked_handled: bool) -> SoakResult:
+    """Send ``plan`` through ``deliver`` (True when acknowledged), ``concurrency`` at a time, with the fake
+    misbehaving; wait until every delivery's listener has finished, then count."""
+    acks: list[float] = []
+    unacked = [0]
+
+    def timed(item: tuple[int, int | None]) -> None:
+        started = time.monotonic()
+        ok = deliver(item)
+        acks.append(time.monotonic() - started)
+        unacked[0] += not ok
+
+    fake.chaos(rates, seed)
+    started = time.monotonic()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(timed, plan))
+    finished = done.wait(len(plan) - (0 if unacked_handled else unacked[0]), timeout)
+    wall = time.monotonic() - started
+    fake.chaos({})
+    result = _count(fake, tss, len(plan), acks, unacked[0], wall)
+    if not finished:
+        result.lost.append(f"(only {done.count} of {len(plan)} deliveries finished within {timeout:.0f} s)")
+    return result
+
+
 def _mention(fake, question: str, ts: str, user: str) -> dict:
     text = f"<@{fake.BOT_USER_ID}> {question}"
     return {"type": "app_mention", "user": user, "channel": CHANNEL, "ts": ts, "text": text}
@@ -147,36 +173,22 @@ def soak_http(settings, assistant, questions: list[str], n: int, *, concurrency:
                 event = _mention(fake, questions[i % len(questions)], ts, f"U{i % 50:04d}")
                 fake.add_message(CHANNEL, ts, event["text"], user=event["user"])
                 payloads.append(json.dumps(event_callback(event)))
-            plan = _deliveries(n, rng)
-            fake.chaos(rates, seed)
-            acks: list[float] = []
-            failed = [0]
 
-            def deliver(item: tuple[int, int | None]) -> None:
+            def deliver(item: tuple[int, int | None]) -> bool:
                 index, retry = item
                 headers = signed_headers(SECRET, payloads[index])
                 if retry:
                     headers |= {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
                 request = urllib.request.Request(url, data=payloads[index].encode(), method="POST", headers=headers)
-                started = time.monotonic()
                 try:
                     with urllib.request.urlopen(request, timeout=10) as response:
-                        ok = response.status == 200
+                        return response.status == 200
                 except (urllib.error.URLError, OSError):
-                    ok = False
-                acks.append(time.monotonic() - started)
-                failed[0] += not ok
+                    return False
 
-            started = time.monotonic()
-            with ThreadPoolExecutor(concurrency) as pool:
-                list(pool.map(deliver, plan))
-            finished = done.wait(len(plan) - failed[0], timeout)  # a delivery never acked reaches no listener
-            wall = time.monotonic() - started
-            fake.chaos({})
-            result = _count(fake, tss, len(plan), acks, failed[0], wall)
-            if not finished:
-                result.lost.append(f"(only {done.count} of {len(plan)} deliveries finished within {timeout:.0f} s)")
-            return result
+            # A delivery never acknowledged over HTTP reaches no listener: it is not waited for.
+            return _drive(fake, done, tss, _deliveries(n, rng), deliver, rates, seed, concurrency, timeout,
+                          unacked_handled=False)
         finally:
             server.shutdown()
             server.server_close()
@@ -202,30 +214,17 @@ def soak_socket(settings, assistant, questions: list[str], n: int, *, concurrenc
             payloads = [event_callback(_mention(fake, questions[i % len(questions)], ts, f"U{i % 50:04d}"),
                                        team_id=fake.TEAM_ID, api_app_id=fake.APP_ID, bot_user_id=fake.BOT_USER_ID)
                         for i, ts in enumerate(tss)]
-            plan = _deliveries(n, rng)  # a Socket Mode "retry" is the same envelope payload sent again
-            fake.chaos(rates, seed)
-            acks: list[float] = []
-            missing = [0]
 
-            def deliver(item: tuple[int, int | None]) -> None:
-                started = time.monotonic()
-                envelope = fake.send_envelope(payloads[item[0]])
+            def deliver(item: tuple[int, int | None]) -> bool:
+                envelope = fake.send_envelope(payloads[item[0]])  # a "retry" is the same payload sent again
                 try:
                     fake.wait_for_ack(envelope, timeout=10)
+                    return True
                 except AssertionError:
-                    missing[0] += 1
-                acks.append(time.monotonic() - started)
+                    return False
 
-            started = time.monotonic()
-            with ThreadPoolExecutor(concurrency) as pool:
-                list(pool.map(deliver, plan))
-            finished = done.wait(len(plan), timeout)
-            wall = time.monotonic() - started
-            fake.chaos({})
-            result = _count(fake, tss, len(plan), acks, missing[0], wall)
-            if not finished:
-                result.lost.append(f"(only {done.count} of {len(plan)} deliveries finished within {timeout:.0f} s)")
-            return result
+            return _drive(fake, done, tss, _deliveries(n, rng), deliver, rates, seed, concurrency, timeout,
+                          unacked_handled=True)
         finally:
             handler.close()
 
