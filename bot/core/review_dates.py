@@ -282,17 +282,10 @@ class ReviewCalculator:
             lines.append(f"Group 1 records are kept until the subject is deemed to have reached "
                          f"{rule.retain_until_age}: for that date I need a {result.needs} (no name, please).")
         if rule.clear_period_years:
-            reset = self.cite(self.rules.resets.section, self.rules.resets.quote, 2)
             restarted = (f" The clock here runs from {result.clock_from.shown()}, the latest such event given."
                          if result.clock_from != result.since else "")
-            if reset is not None:
-                citations.append(reset)
-                events = self.rules.resets.events
-                lines.append("Caveat: the clear period restarts if, before then, there is "
-                             f"{'; '.join(events[:-1])}; or {events[-1]} [2].{restarted}")
-        sources = tuple({"id": c.chunk_id, "doc_id": c.doc_id, "section": c.section,
-                         "section_number": c.section.split(" ")[0]} for c in citations)
-        return Answer(question, "\n".join(lines), False, MODE, tuple(citations), diagnostics=Diagnostics(retrieved=sources))
+            self._add_reset_caveat(lines, citations, "the clear period restarts if, before then", restarted)
+        return _cited_answer(question, lines, citations)
 
     def explain_each_group(self, question: str, results: list[ReviewDate]) -> Answer:
         """No group given: each group's date, each cited to its rule. Guessing the group from a word
@@ -307,43 +300,51 @@ class ReviewCalculator:
                              "longer reads as the schedule I apply.")
                 continue
             citations.append(citation)
-            lines.append("- " + self._main_line(r).replace(" [1]", f" [{citation.n}]"))
+            lines.append("- " + self._main_line(r, citation.n))
         if len(citations) == 0:
             return self.explain(question, results[0])  # says why nothing can be computed
+        self._add_reset_caveat(lines, citations, "a clear period restarts if, before it ends")
+        if any(r.needs for r in results):
+            lines.append("For the Group 1 retention date I need a date of birth or age (no name, please).")
+        return _cited_answer(question, lines, citations)
+
+    def _add_reset_caveat(self, lines: list[str], citations: list[Citation], lead: str, tail: str = "") -> None:
+        """The events that restart a clear period, cited to the section listing them (when it still does)."""
         reset = self.cite(self.rules.resets.section, self.rules.resets.quote, len(citations) + 1)
         if reset is not None:
             citations.append(reset)
             events = self.rules.resets.events
-            lines.append(f"Caveat: a clear period restarts if, before it ends, there is {'; '.join(events[:-1])}; "
-                         f"or {events[-1]} [{reset.n}].")
-        if any(r.needs for r in results):
-            lines.append("For the Group 1 retention date I need a date of birth or age (no name, please).")
-        sources = tuple({"id": c.chunk_id, "doc_id": c.doc_id, "section": c.section,
-                         "section_number": c.section.split(" ")[0]} for c in citations)
-        return Answer(question, "\n".join(lines), False, MODE, tuple(citations),
-                      diagnostics=Diagnostics(retrieved=sources))
+            lines.append(f"Caveat: {lead}, there is {'; '.join(events[:-1])}; or {events[-1]} [{reset.n}].{tail}")
 
-    def _main_line(self, r: ReviewDate) -> str:
+    def _main_line(self, r: ReviewDate, n: int = 1) -> str:
+        """The computed date with its rule, cited ``[n]``."""
         rule = r.rule
         if rule.no_period:
             return (f"The guidance I hold gives no review period for Group 4 ({rule.name}): it says the Group 4 "
-                    "periods are deliberately not stated [1]. Check the live APP table.")
+                    f"periods are deliberately not stated [{n}]. Check the live APP table.")
         due = _on(r.review_due, r.precision)
         if rule.clear_period_years:
             text = (f"Group {r.group} ({rule.name}): the review is due {due}, at the end of the "
-                    f"{rule.clear_period_years}-year clear period from {r.clock_from.shown()} [1].")
+                    f"{rule.clear_period_years}-year clear period from {r.clock_from.shown()} [{n}].")
             if r.clock_from != r.since:
                 text += f" (The clock restarted then; the first date given was {r.since.shown()}.)"
             return text
         text = (f"Group {r.group} ({rule.name}): the first review is due {due}, {rule.review_every_years} years "
-                f"after {r.clock_from.shown()}, and then every {rule.review_every_years} years [1].")
+                f"after {r.clock_from.shown()}, and then every {rule.review_every_years} years [{n}].")
         if r.next_review is not None and r.next_review != r.review_due:
             text += f" The next one from today is due {_on(r.next_review, r.precision)}."
         if r.retain_until is not None:
             about = " (about: worked out from an age, not a date of birth)" if r.retain_from_age else ""
             text += (f" The record is kept until the subject is deemed to have reached {rule.retain_until_age}: "
-                     f"{_on(r.retain_until, r.retain_until_precision)}{about} [1].")
+                     f"{_on(r.retain_until, r.retain_until_precision)}{about} [{n}].")
         return text
+
+
+def _cited_answer(question: str, lines: list[str], citations: list[Citation]) -> Answer:
+    """A computed answer; its "retrieval", for the evals, is the sections it cites."""
+    sources = tuple({"id": c.chunk_id, "doc_id": c.doc_id, "section": c.section,
+                     "section_number": c.section.split(" ")[0]} for c in citations)
+    return Answer(question, "\n".join(lines), False, MODE, tuple(citations), diagnostics=Diagnostics(retrieved=sources))
 
 
 def _on(value: date, precision: str) -> str:
