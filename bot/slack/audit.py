@@ -14,7 +14,9 @@ import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
-# Append only: a database at version n runs migrations n+1.. in order, in one transaction each.
+from bot.core.migrations import migrate
+
+# Append only (see bot.core.migrations): never edit a released entry, add the next one.
 # Version 1 is the original schema (IF NOT EXISTS: databases made before versioning already have it).
 MIGRATIONS: list[tuple[int, str]] = [
     (1, """
@@ -51,16 +53,7 @@ class AuditLog:
         # One connection shared by the listener threads, serialised by a lock.
         self._db = sqlite3.connect(path, check_same_thread=False)
         self._lock = threading.Lock()
-        self._migrate()
-
-    def _migrate(self) -> None:
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        for number, script in MIGRATIONS:
-            if number > version:
-                with self._db:
-                    for statement in filter(str.strip, script.split(";")):
-                        self._db.execute(statement)
-                    self._db.execute(f"PRAGMA user_version = {number}")
+        migrate(self._db, MIGRATIONS)
 
     def close(self) -> None:
         self._db.close()

@@ -20,11 +20,12 @@ from pathlib import Path
 
 import yaml
 
+from bot.core.migrations import migrate
 from bot.core.register.model import (
     STATUSES, Recommendation, RegisterError, Source, Update, sort_updates, source_problem,
 )
 
-# Append only: a database at version n runs migrations n+1.. in order, in one transaction each.
+# Append only (see bot.core.migrations): never edit a released entry, add the next one.
 MIGRATIONS: list[tuple[int, str]] = [
     (1, """
         CREATE TABLE recommendations (
@@ -73,12 +74,7 @@ class RegisterStore:
         return self._db.execute("PRAGMA user_version").fetchone()[0]
 
     def migrate(self) -> None:
-        for version, script in MIGRATIONS:
-            if version > self.version:
-                with self._db:
-                    for statement in _statements(script):
-                        self._db.execute(statement)
-                    self._db.execute(f"PRAGMA user_version = {version}")
+        migrate(self._db, MIGRATIONS)
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -218,17 +214,6 @@ class RegisterStore:
             for u in r.updates:
                 writer.writerow([r.id, u.date, u.status, u.note, str(u.source), u.origin, u.by, u.recorded_at])
         return out.getvalue()
-
-
-def _statements(script: str) -> list[str]:
-    """A migration's statements, one by one (a trigger's body holds semicolons of its own)."""
-    out, pending = [], ""
-    for piece in script.split(";"):
-        pending += piece + ";"
-        if sqlite3.complete_statement(pending):
-            out.append(pending.strip())
-            pending = ""
-    return [statement for statement in out if statement.strip(" ;\n")]
 
 
 def _update_dict(u: Update) -> dict:
