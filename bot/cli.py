@@ -234,7 +234,9 @@ def feedback_export(settings: Settings, as_csv: bool, as_golden: bool, output: P
         finally:
             audit.close()
     if output:
-        output.write_text(text, encoding="utf-8")
+        from bot.reports.render import write_file
+
+        write_file(output, text, private=True)  # both hold officers' question text, as the gaps report does
     else:
         click.echo(text, nl=False)
 

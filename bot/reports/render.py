@@ -153,7 +153,7 @@ def documents_html(report: DocumentsReport) -> str:
 # --------------------------------------------------------------------------- files
 
 
-def _write(path: Path, text: str, private: bool) -> None:
+def write_file(path: Path, text: str, private: bool) -> None:
     # Created private (0600) rather than tightened after: never readable by others, even briefly.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o644)
     with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
@@ -168,5 +168,5 @@ def write_outputs(out_dir: Path, stem: str, data: dict, csv_text: str, html_text
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / f"{stem}.{suffix}" for suffix in ("csv", "json", "html")]
     for path, text in zip(paths, (csv_text, json.dumps(data, indent=1, ensure_ascii=False), html_text)):
-        _write(path, text, private)
+        write_file(path, text, private)
     return paths
