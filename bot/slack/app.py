@@ -119,14 +119,14 @@ def _reporting(listener: Callable) -> Callable:
 
 def on_mention(body, event, client, context) -> None:
     """@MoPI in a channel: answer in a thread under the question."""
-    if _from_a_bot(event, context):
+    if _from_a_bot(event, context) or not _well_formed(body, event):
         return
     answer_message(context["deps"], client, body.get("event_id", ""), event, thread_ts=event.get("thread_ts") or event["ts"])
 
 
 def on_message(body, event, client, context) -> None:
     """A DM, or a reply in a thread the bot has answered in (mentions arrive as app_mention)."""
-    if _from_a_bot(event, context) or event.get("subtype"):
+    if _from_a_bot(event, context) or event.get("subtype") or not _well_formed(body, event):
         return
     deps: SlackDeps = context["deps"]
     if event.get("channel_type") == "im":
@@ -349,6 +349,18 @@ def _tell(client: WebClient, channel: str, user: str, text: str) -> None:
 
 
 # -- helpers -------------------------------------------------------------------------------
+
+
+def _well_formed(body: dict, event: dict) -> bool:
+    """Whether a message event has the fields answering needs, as strings. Slack always sends them; a
+    payload without them is logged (by id, never by content) and ignored rather than failing mid-answer."""
+    needed = (event.get("channel"), event.get("ts"))
+    optional = (event.get("text", ""), event.get("user", ""), event.get("thread_ts") or "", body.get("event_id", ""))
+    if all(isinstance(v, str) and v for v in needed) and all(isinstance(v, str) for v in optional):
+        return True
+    log.warning("ignored a %s event without a channel, ts or text as strings (event %s)", event.get("type"),
+                body.get("event_id") if isinstance(body.get("event_id"), str) else "-")
+    return False
 
 
 def _from_a_bot(event: dict, context) -> bool:

@@ -17,6 +17,8 @@ from bot.slack.policy import RateLimiter, load_policy
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
+# Slack's largest payloads (a 40,000-character message, a modal's state) are well under this.
+MAX_BODY_BYTES = 1 << 20
 
 
 def build_deps(settings: Settings, assistant=None) -> SlackDeps:
@@ -42,9 +44,26 @@ def serve_http(app: App, host: str, port: int) -> ThreadingHTTPServer:
             if self.path.split("?")[0] != EVENTS_PATH:
                 self._reply(404, b"not found", {})
                 return
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode("utf-8")
-            response = app.dispatch(BoltRequest(body=body, query=self.path.partition("?")[2],
-                                                headers={k.lower(): [v] for k, v in self.headers.items()}))
+            try:
+                length = int(self.headers.get("Content-Length", 0))
+            except ValueError:
+                length = -1
+            if not 0 <= length <= MAX_BODY_BYTES:
+                self._reply(400, b"bad Content-Length", {"Connection": "close"})
+                self.close_connection = True
+                return
+            try:
+                # Bolt parses the body before it checks the signature, so a malformed body from anyone
+                # would otherwise end the handler thread without a response.
+                request = BoltRequest(body=self.rfile.read(length).decode("utf-8"), query=self.path.partition("?")[2],
+                                      headers={k.lower(): [v] for k, v in self.headers.items()})
+            except (ValueError, AttributeError, TypeError, KeyError):
+                # Not UTF-8, not JSON (both ValueErrors), or JSON that is not a Slack payload: Bolt reads
+                # fields such as "authorizations" while building its request and trips over other shapes.
+                log.warning("rejected a request whose %d-byte body is not a Slack payload", length)
+                self._reply(400, b"malformed body", {})
+                return
+            response = app.dispatch(request)
             headers = {k: v[0] if isinstance(v, list) else v for k, v in response.headers.items()}
             self._reply(response.status, (response.body or "").encode("utf-8"), headers)
 

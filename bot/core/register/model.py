@@ -147,8 +147,9 @@ def parse_register(data: dict, known_sections: dict[str, set[str]]) -> list[Reco
         for name in ("report", "text", "addressee"):
             if not str(raw.get(name) or "").strip():
                 bad(name, "is required")
-        if raw.get("report") and raw["report"] not in known_sections:
-            bad("report", f"unknown document {raw['report']!r}")
+        report = raw.get("report")
+        if report and (not isinstance(report, str) or report not in known_sections):
+            bad("report", f"unknown document {report!r}")
         if raw.get("status") not in STATUSES:
             bad("status", f"{raw.get('status')!r} is not one of {', '.join(STATUSES)}")
         if raw.get("theme") not in THEMES:
@@ -156,7 +157,11 @@ def parse_register(data: dict, known_sections: dict[str, set[str]]) -> list[Reco
         if raw.get("deadline") is not None:
             _check_date(raw["deadline"], bad, "deadline")
         updates = []
-        for n, u in enumerate(raw.get("updates") or [], start=1):
+        raw_updates = raw.get("updates") or []
+        if not isinstance(raw_updates, list):
+            bad("updates", "must be a list")
+            raw_updates = []
+        for n, u in enumerate(raw_updates, start=1):
             where = f"updates[{n}]"
             if not isinstance(u, dict):
                 bad(where, "must be a mapping")
