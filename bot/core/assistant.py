@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 import uuid
 from dataclasses import dataclass, replace
@@ -88,7 +89,7 @@ class AnswerPolicy:
 class Assistant:
     def __init__(self, retriever: Retriever, policy: AnswerPolicy = AnswerPolicy(), generator=None,
                  max_marking: str = "OFFICIAL", register=None, known_words: frozenset[str] = frozenset(), *,
-                 guard: Guard, lookup: LookupModel | None = None, calculator=None):
+                 guard: Guard, lookup: LookupModel | None = None, calculator=None, follow=None):
         self.retriever = retriever
         self.policy = policy
         self.generator = generator  # optional LLM answerer (bot.core.generative.Generator)
@@ -100,6 +101,11 @@ class Assistant:
         # bot.core.review_dates.ReviewCalculator: "when is a Group 3 record from 2018 reviewed?" is computed
         self.calculator = calculator
         self._last_vector: tuple[str, list[float] | None] = ("", None)
+        # bot.core.index.follow_index: the retriever over a newer index snapshot, or None. It is taken up
+        # only when no question is being answered, so each answer reads one index from start to end.
+        self.follow = follow
+        self._asking = 0
+        self._swap = threading.Lock()
 
     def ask(self, question: str, *, max_marking: str | None = None, context: str = "") -> Answer:
         """Answer ``question`` from the guidance, or refuse.
@@ -110,12 +116,30 @@ class Assistant:
         """
         started = time.perf_counter()
         answer_id = uuid.uuid4().hex[:12]
-        answer = self._answer(question, max_marking or self.max_marking, context)
+        with self._swap:
+            if self.follow is not None and not self._asking:
+                self._use(self.follow(self.retriever))
+            self._asking += 1
+        try:
+            answer = self._answer(question, max_marking or self.max_marking, context)
+        finally:
+            with self._swap:
+                self._asking -= 1
         timings = {**answer.timings_ms, "total": (time.perf_counter() - started) * 1000}
         # Ids and timings only: an officer's question may itself hold personal data.
         log.info("answer %s mode=%s refused=%s reason=%s citations=%s total_ms=%.1f", answer_id, answer.mode,
                  answer.refused, answer.refusal_reason or "-", [c.doc_id for c in answer.citations], timings["total"])
         return replace(answer, timings_ms=timings, id=answer_id)
+
+    def _use(self, retriever: Retriever | None) -> None:
+        """Answer from ``retriever`` (a newer index snapshot) from now on, with its names and sections."""
+        if retriever is None:
+            return
+        self.retriever = retriever
+        self.guard.use_gazetteer(retriever.lexical.gazetteer)
+        if self.calculator is not None:
+            self.calculator = type(self.calculator)(retriever.lexical)
+        self._last_vector = ("", None)
 
     def _answer(self, question: str, max_marking: str, context: str) -> Answer:
         if self.retriever.cold and not self._register_only(question):

@@ -166,6 +166,12 @@ class Guard:
         self.gazetteer = gazetteer
         self.english_words = english_words  # real English words (the embedder's vocabulary)
 
+    def use_gazetteer(self, gazetteer: Gazetteer) -> None:
+        """The names of a newer index snapshot; verdicts read with the old names are dropped."""
+        if gazetteer is not None and gazetteer != self.gazetteer:
+            self.gazetteer = gazetteer
+            self._verdicts = {}
+
     @property
     def nlp(self):
         if self._nlp is None:

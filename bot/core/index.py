@@ -10,6 +10,7 @@ from bot.core.embedder import Embedder
 from bot.core.lexical import LexicalIndex, current_fingerprint, fingerprint
 from bot.core.state import IndexState
 from bot.core.vectorstore import SnapshotVectors, VectorStore, open_client
+from bot.errors import IndexNotReadyError
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,36 @@ def open_retriever(settings: Settings, embedder=None):
     embedder = embedder or make_embedder(settings)
     lexical = LexicalIndex.load(settings.bm25_dir)
     return Retriever(open_dense(settings, lexical, embedder), lexical, embedder)
+
+
+def follow_index(settings: Settings):
+    """For a long-running front end: a function from the retriever in use to one over the index snapshot
+    that is current now, or None while it is the same one.
+
+    A re-ingest switches the snapshot (BM25, texts, vectors, gazetteer) in one rename
+    (bot.core.lexical.LexicalIndex.save), so a bot that moves to the new snapshot between
+    questions answers each one from the old index or the new one, never from a mix.
+    Reading the pointer costs one small file per question.
+    """
+    from bot.core.retrieval import Retriever
+
+    def newer(retriever) -> Retriever | None:
+        current = current_fingerprint(settings.bm25_dir)
+        if not current or current == retriever.lexical.fingerprint:
+            return None
+        try:
+            lexical = LexicalIndex.load(settings.bm25_dir)
+        except (IndexNotReadyError, OSError, ValueError) as exc:  # switched again, or the build removed, mid-load
+            log.warning("could not load the new index snapshot yet (%s); still answering from the old one",
+                        type(exc).__name__)
+            return None
+        # A Chroma server stays the same collection (its hits are held to the snapshot's ids: Retriever).
+        dense = retriever.store if isinstance(retriever.store, VectorStore) else open_dense(settings, lexical,
+                                                                                          retriever.embedder)
+        log.info("moved to index snapshot %s", lexical.fingerprint[:12])
+        return Retriever(dense, lexical, retriever.embedder)
+
+    return newer
 
 
 @dataclass(frozen=True)
@@ -150,4 +181,4 @@ def build_assistant(settings: Settings, embedder=None, llm: str | None = None):
 
     return Assistant(retriever, policy, generator=generator, max_marking=settings.max_marking, register=register,
                      known_words=known_words, guard=guard, lookup=LookupModel.load(settings.model_name, signals=SIGNALS),
-                     calculator=ReviewCalculator(retriever.lexical))
+                     calculator=ReviewCalculator(retriever.lexical), follow=follow_index(settings))

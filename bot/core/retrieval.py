@@ -112,6 +112,9 @@ class Retriever:
         self.embedder = embedder
         self._warming: threading.Thread | None = None
         self.documents = _documents(lexical)
+        # A Chroma server is written while a re-ingest runs; its hits outside this snapshot are dropped, so
+        # one answer reads one version of the index (SnapshotVectors never holds others).
+        self._ids = frozenset(lexical.ids)
         # doc id -> the id of a current document that supersedes it
         self.superseded_by = {
             old: doc_id
@@ -167,7 +170,7 @@ class Retriever:
                 vector = self.embedder.embed_query(query)
                 timings["embed"] = _ms_since(started)
             started = time.perf_counter()
-            dense = self.store.search(vector, k=depth, filters=filters)
+            dense = [h for h in self.store.search(vector, k=depth, filters=filters) if h[0] in self._ids]
             timings["vector"] = _ms_since(started)
         lexical: list[LexicalHit] = []
         if mode in ("hybrid", "bm25"):
