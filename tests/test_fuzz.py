@@ -37,11 +37,11 @@ from ingest.pipeline import FAILED
 from tests.fake_slack import FakeSlack, event_callback
 from tests.test_slack_app import SECRET, Bot, make_deps
 
-# derandomize: the same examples on every run (a CI failure reproduces locally); database=None: nothing
-# written under .hypothesis/. The deadline is off because the 2-core CI machine is shared; pytest-timeout
+# derandomize: the same examples on every run (a CI failure reproduces locally); database=None: no example
+# database to replay from. The deadline is off because the 2-core CI machine is shared; pytest-timeout
 # catches a hang.
 FUZZ = hypothesis_settings(max_examples=60, derandomize=True, database=None, deadline=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+                           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 SUFFIXES = (".pdf", ".docx", ".html", ".md", ".txt")
 
 
