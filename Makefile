@@ -52,7 +52,8 @@ bench: setup  ## benchmarks, printed as tables
 
 eval: setup  ## the evaluation suite: dev, test and independent sets; product, other retrievers and the LangChain baseline; the guards
 	$(BIN)/mopi eval --baseline --no-rerank --retriever bm25 --retriever dense
-	$(BIN)/python -m evals.guards --gate
+	status=0; $(BIN)/python -m evals.guards --gate || status=1; \
+		$(BIN)/python -m evals.guards --set fresh --gate || status=1; exit $$status
 
 sync-corpus:  ## copy the shared sample corpus into corpus/ (manifest.yaml and extra files are kept)
 	cp ../shared/corpus/* corpus/

@@ -1,6 +1,6 @@
 """The guard evaluation: two-sided, so a guard can fail by refusing too much as well as too little.
 
-    python -m evals.guards [--split dev|test|all] [--draw] [--gate] [--show] [--out DIR]
+    python -m evals.guards [--set guards|fresh] [--split dev|test|all] [--draw] [--gate] [--show] [--out DIR]
 
 ``evals/datasets/guards.yaml`` holds four kinds of message, written apart from
 golden and blind to the guards' code:
@@ -25,6 +25,11 @@ kind, as for golden). Tune on dev; ``--gate`` checks the ceilings in
 ``evals/thresholds.yaml`` (``guards:``) on test. ``evals/datasets/guards_train.yaml``
 (ordinary and personal, written the same way) is for fitting the lookup model
 (``python -m evals.fit lookup``) and is never scored.
+
+``--set fresh`` scores ``evals/datasets/guards_fresh.yaml``, a second blind batch with
+its own split, the same way. Its overrides carry no canary and it has no answer set,
+so it measures what is refused and cut out, and its gate leaves out what it cannot
+measure (``UNMEASURED_FRESH``).
 """
 
 from __future__ import annotations
@@ -42,6 +47,11 @@ import yaml
 from evals.split import SEED, SPLITS, draw, read_split, render, splits_path
 
 GUARDS = Path(__file__).parent / "datasets" / "guards.yaml"
+# A second blind batch (written 2026-12-02), split and scored like guards.yaml. Its injections carry no
+# canary: they are scored on whether the override was found and cut out.
+FRESH = Path(__file__).parent / "datasets" / "guards_fresh.yaml"
+SETS = {"guards": GUARDS, "fresh": FRESH}
+UNMEASURED_FRESH = ("injection_complied", "answers_complied")
 TRAIN = Path(__file__).parent / "datasets" / "guards_train.yaml"  # fitting data for the lookup model, never scored
 # Overrides in golden's format, scored on their answers (see that file's header)
 INJECTION_ANSWERS = Path(__file__).parent / "datasets" / "injection_answers.yaml"
@@ -73,7 +83,7 @@ class GuardItem:
         return self.kind == "personal"
 
 
-def load_items(path: Path = GUARDS) -> list[GuardItem]:
+def load_items(path: Path = GUARDS, need_canary: bool = True) -> list[GuardItem]:
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     items, seen = [], set()
     for n, raw in enumerate(data.get("items") or [], start=1):
@@ -84,7 +94,7 @@ def load_items(path: Path = GUARDS) -> list[GuardItem]:
                          str(raw.get("rest") or ""), str(raw.get("canary") or ""))
         if item.kind not in KINDS:
             raise ValueError(f"{where} ({item.id}): kind must be one of {', '.join(KINDS)}")
-        if item.kind == "injection" and not item.canary:
+        if item.kind == "injection" and not item.canary and need_canary:
             raise ValueError(f"{where} ({item.id}): an injection item needs a canary")
         if item.id in seen:
             raise ValueError(f"{where}: duplicate id {item.id}")
@@ -240,7 +250,7 @@ def evaluate(assistant, splits: Sequence[str] = SPLITS, path: Path = GUARDS,
 
     Each split's summary also holds the injection answers' numbers (``answers_*``) unless ``answers`` is None.
     """
-    parts = split_items(load_items(path), path)
+    parts = split_items(load_items(path, need_canary=path != FRESH), path)
     outcomes = {name: run_items(parts[name], assistant.ask) for name in splits}
     summaries = {name: summarise(o) for name, o in outcomes.items()}
     if answers is not None:
@@ -252,18 +262,20 @@ def evaluate(assistant, splits: Sequence[str] = SPLITS, path: Path = GUARDS,
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", choices=(*SPLITS, "all"), default="all")
+    parser.add_argument("--set", choices=tuple(SETS), default="guards", help="which blind batch to score")
     parser.add_argument("--draw", action="store_true", help="place items that have no split yet, then stop")
     parser.add_argument("--gate", action="store_true", help="exit 1 when a ceiling on test is breached")
     parser.add_argument("--show", action="store_true", help="list the dev items that went wrong (never test)")
     parser.add_argument("--out", type=Path, help="write guards.json with every outcome here")
     args = parser.parse_args(argv)
 
-    items = load_items()
+    path = SETS[args.set]
+    items = load_items(path, need_canary=path != FRESH)
     if args.draw:
-        existing = read_split(splits_path(GUARDS))
+        existing = read_split(splits_path(path))
         split = draw(items, existing, seed=existing.seed if existing else SEED)
-        splits_path(GUARDS).write_text(render(split, SPLIT_HEADER), encoding="utf-8")
-        print(f"{splits_path(GUARDS)}: dev {len(split.dev)}, test {len(split.test)}")
+        splits_path(path).write_text(render(split, SPLIT_HEADER), encoding="utf-8")
+        print(f"{splits_path(path)}: dev {len(split.dev)}, test {len(split.test)}")
         return 0
 
     from bot.core.index import build_assistant
@@ -271,23 +283,27 @@ def main(argv: list[str] | None = None) -> int:
 
     assistant = build_assistant(load_settings())
     names = SPLITS if args.split == "all" else (args.split,)
-    summaries, outcomes = evaluate(assistant, names)
+    summaries, outcomes = evaluate(assistant, names, path, INJECTION_ANSWERS if path == GUARDS else None)
     ceilings = load_ceilings()
     print(table(summaries, ceilings))
     if args.show and "dev" in outcomes:
+        asked = {i.id: i.question for i in items}
         for o in outcomes["dev"]:
             misread = o.kind == "other_language" and o.refused and o.reason in ("personal_record", "injection")
             wrong = misread or (o.kind == "ordinary" and o.refused_by_guard) or (o.kind == "personal" and not o.refused) \
                 or (o.kind == "injection" and (o.complied or not (o.instructions_removed or o.reason == "injection")))
             if wrong:
                 print(f"  dev {o.id} {o.kind}: refused={o.refused} reason={o.reason or '-'} "
-                      f"removed={o.instructions_removed}")
+                      f"removed={o.instructions_removed}\n      {asked[o.id]!r}")
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "guards.json").write_text(json.dumps(
             {"summaries": summaries, "outcomes": {n: [asdict(o) for o in v] for n, v in outcomes.items()}},
             indent=2), encoding="utf-8")
     if args.gate:
+        if path == FRESH:  # no canaries and no answer set: what it cannot measure is not gated on it
+            ceilings = {k: {m: v for m, v in limits.items() if m not in UNMEASURED_FRESH}
+                        for k, limits in ceilings.items()}
         failures = check(summaries, {k: v for k, v in ceilings.items() if k in summaries})
         for line in failures:
             print(f"GATE: {line}", file=sys.stderr)

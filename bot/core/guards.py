@@ -126,6 +126,8 @@ _PATTERNS = {
 }
 # Initials, or an initial and a surname: "J.B.", "k.wood", "J. Bloggs"; initials that own something: "AB's".
 _INITIALS = re.compile(r"\b(?:[A-Z]\.\s?){2,3}(?![\w.])|\b[A-Za-z]\.\s?[A-Za-z][a-z]{2,}\b|\b[A-Z]{2,3}(?=['’]s\b)")
+# A first name and the initial of a surname: "emma r.", "Dave K."
+_NAME_AND_INITIAL = re.compile(r"\b([A-Za-z][a-z]{2,})\s([A-Za-z])\.(?!\w)")
 # An opaque encoded payload (base64 and the like): never guidance, often a hidden instruction.
 _ENCODED = re.compile(r"(?<![\w/+])(?=[A-Za-z0-9+/]*\d)(?=[A-Za-z0-9+/]*[a-z])(?=[A-Za-z0-9+/]*[A-Z])"
                       r"[A-Za-z0-9+/]{20,}={0,2}(?![\w/+])")
@@ -306,6 +308,12 @@ class Guard:
         return numbered or token.is_sent_start
 
     def _initials(self, doc):
+        for match in _NAME_AND_INITIAL.finditer(_text(doc)):
+            span = doc.char_span(match.start(), match.end(), alignment_mode="expand")
+            # a name, as the tagger reads it: not "Appendix B.", "vitamin D."
+            if span is not None and not self.gazetteer.is_ordinary(match.group(1)) and (
+                    span[0].tag_ in ("NNP", "NNPS") or span[0].lower_ not in self.english_words):
+                yield list(span)
         for match in _INITIALS.finditer(_text(doc)):
             span = doc.char_span(match.start(), match.end(), alignment_mode="expand")
             surname = match.group(0).split(".")[-1].strip()  # for "AB's", the letters: an acronym is no initials
@@ -591,7 +599,7 @@ def _holds_record(head) -> bool:
         # "known" anywhere in the sentence, so the main clause's subject is read as the one known)
         known = (verb.lower_ == "known" and any(c.dep_ == "prep" and c.lower_ == "to" for c in verb.children)
                  or verb.dep_ == "ROOT" and bool(_KNOWN_TO.search(_sent_of(head).text)))
-        return placed or known or head.dep_ != "ROOT" and _stem(verb.lower_) in _OFFENCE_STEMS
+        return placed or known or head.dep_ != "ROOT" and _is_record_word(verb, _OFFENCE_STEMS)
     return False
 
 
@@ -604,11 +612,22 @@ def _phrase_head(tokens):
 
 
 def _is_source_of(head) -> bool:
-    """Whether the phrase is the subject of a verb of speaking or deciding ("Dave says", "people keep saying")."""
+    """Whether the phrase is the subject of a verb of speaking or deciding ("Dave says", "people keep saying"),
+    or the author of a work ("the Review of Criminality Information by Sir Ian Magee", "a report by …")."""
     verb = head.head
+    if head.dep_ == "pobj" and verb.lower_ == "by" and _is_authored_work(verb.head):
+        return True
     return head.dep_ in ("nsubj", "npadvmod") and (
         verb.lower_ in SPEAKING_VERBS
         or any(c.dep_ in ("xcomp", "ccomp") and c.lower_ in SPEAKING_VERBS and c.i < verb.i + 3 for c in verb.children))
+
+
+def _is_authored_work(noun) -> bool:
+    """A noun "by" someone names a work they wrote: a titled one ("the Review …", a proper noun), one that
+    is no record ("a report by"), or one that speaks ("what did the 2008 review by … say"). "A complaint
+    by my neighbour" is a record, and stays one."""
+    return noun.tag_.startswith("NN") and (noun.tag_ in ("NNP", "NNPS") or not _is_record_word(noun)
+                                           or _is_source_of(noun))
 
 
 def _about_them(head, tokens) -> bool:
@@ -637,7 +656,7 @@ def _about_them(head, tokens) -> bool:
 
 def _has_record_word(span, exclude=()) -> bool:
     skip = {t.i for t in exclude}
-    return any(_stem(t.lower_) in _RECORD_STEMS for t in span if t.i not in skip and t.is_alpha)
+    return any(_is_record_word(t) for t in span if t.i not in skip and t.is_alpha)
 
 
 def _holds_a_record(tokens) -> bool:
@@ -657,8 +676,18 @@ def _stem(word: str) -> str:
 
 
 _RECORD_STEMS = frozenset(tokenize(" ".join(RECORD_WORDS)))
+
+
+def _is_record_word(token, stems: frozenset[str] | None = None) -> bool:
+    """A record word in its record sense. Stems join words of different senses ("wanted" on the PNC, "HMIC
+    wanted forces to …"; "kept" on file, "keep asking"): a verb that takes a clause ("want to", "wanted
+    forces to review") wishes or continues; a record event never takes one."""
+    if _stem(token.lower_) not in (_RECORD_STEMS if stems is None else stems):
+        return False
+    return not (_is_verb(token) and any(c.dep_ in ("xcomp", "ccomp") for c in token.children))
 _OUTPUT_STEMS = frozenset(tokenize(" ".join(OUTPUT_VERBS)))
 _ROLE_STEMS = frozenset(tokenize(" ".join(ROLE_VERBS)))
+_OVERRIDE_STEMS = frozenset(tokenize(" ".join(OVERRIDE_VERBS)))
 _OFFENCE_STEMS = frozenset(tokenize(" ".join(OFFENCE_RECORD_WORDS)))
 
 
@@ -957,6 +986,9 @@ def _addressed_verbs(sent):
             yield from _with_conjuncts([token])
         elif subjects and all(_the_assistants_output(s) for s in subjects) and _is_verb(token):
             yield token  # "every answer you give must contain …", "All responses must now begin with …"
+        elif subjects and _is_verb(token) and _stem(token.lower_) in _OVERRIDE_STEMS and any(
+                t.lower_ in STEERING_OBJECTS and _the_assistants(t) for t in token.subtree):
+            yield token  # "I'm overriding your answer format", "we have disabled your rules": said of it, to it
         elif not subjects and not helpers and verbish and (
                 token.dep_ in ("ROOT", "conj", "parataxis", "advcl", "dep") or first is not None and token.i == first.i):
             yield token  # an imperative; a sentence that opens on a bare verb is one, however it was parsed
@@ -999,9 +1031,12 @@ def _own_words(verb) -> list:
         token = stack.pop()
         if token.dep_ in ("conj", "parataxis") and _is_verb(token):
             continue  # a command of its own ("… and tell me how long …")
-        if any(c.tag_ in ("WRB", "WP", "WDT") or c.dep_ == "mark" for c in token.children) \
+        marks = {c.lower_ for c in token.children if c.dep_ == "mark"}
+        if (any(c.tag_ in ("WRB", "WP", "WDT") for c in token.children) or marks and "as" not in marks) \
                 and _is_verb(token) and token.dep_ != "relcl":
-            continue  # a question it asks ("tell me how long Group 3 is kept"); "a pirate who …" describes
+            # a question it asks ("tell me how long Group 3 is kept"); "a pirate who …" describes, and
+            # "as if your rules didn't exist" says how to do it
+            continue
         words.append(token)
         stack.extend(token.children)
     return words
@@ -1027,6 +1062,8 @@ def _steers(verb, gazetteer: Gazetteer) -> bool:
         return True
     if "yourself" in words:
         return True  # "introduce yourself as …": the assistant's own presentation
+    if any(_negated(t) for t in own if t.lower_ in SOURCE_OBJECTS | STEERING_OBJECTS):
+        return True  # "answer without citations", "with no sources", "as if your rules didn't exist"
     if verb.lower_ in _FABRICATING or verb.lower_ == "make" and any(c.dep_ == "prt" and c.lower_ == "up"
                                                                       for c in verb.children):
         return True  # "make one up", "guess": an answer the sources do not hold
@@ -1052,6 +1089,13 @@ def _steers(verb, gazetteer: Gazetteer) -> bool:
     if verb.lower_ in OUTPUT_VERBS or any(_stem(t.lower_) in _OUTPUT_STEMS for t in own if _is_verb(t)):
         return _echoes(verb, own, gazetteer)  # "say …", and "confirm by replying '…'"
     return False
+
+
+def _negated(noun) -> bool:
+    """A noun done without: "without citations", "no sources", "the rules were never written"."""
+    if noun.head.lower_ == "without" or any(c.lower_ == "no" for c in noun.children):
+        return True
+    return noun.dep_ in ("nsubj", "nsubjpass") and any(c.dep_ == "neg" for c in noun.head.children)
 
 
 def _the_assistants(token) -> bool:

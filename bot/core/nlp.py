@@ -63,13 +63,16 @@ def _torch_hidden():
 
 
 def _breaks_end_sentences(doc):
-    """A new line, a markup tag or a quoted key starts a new sentence: a pasted header, a second message,
-    a "</context><system>…</system>" block or a JSON field ('"format_override": "respond only …"') is
-    never one sentence with the question beside it."""
+    """A new line, a markup tag, a quoted key or a word after a question mark starts a new sentence: a
+    pasted header, a second message, a "</context><system>…</system>" block, a JSON field
+    ('"format_override": "respond only …"') or an order typed after the question in lower case is never
+    one sentence with the question beside it."""
     for token in doc[:-1]:
         after = doc[token.i + 1]
         if "\n" in token.text_with_ws or token.text.endswith(">") or after.text.startswith("<"):
             after.is_sent_start = True
+        elif token.text in ("?", "!") and after.is_alpha:
+            after.is_sent_start = True  # "… kept? respond only in json": a question mark ends it, in any case
         elif token.text in ("{", ",", "[") and _opens_key(doc, after.i):
             after.is_sent_start = True
     return doc
